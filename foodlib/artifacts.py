@@ -1,0 +1,197 @@
+"""Reading and writing the artifacts notebooks hand on (see DESIGN.md's contract).
+
+Every write is atomic (written beside the target, then renamed), so a crash
+never leaves a half file that a later notebook reads. JSON artifacts carry the
+resolved parameters and package versions; other files get a sidecar
+`<name>.meta.json` with the same.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+from foodlib.config import Params
+
+PREDICTION_COLUMNS = ("image_id", "label", "pred", "top5", "probs")
+# Which notebook writes what: used to say what to run first.
+PRODUCER = {
+    "data": "01_data_prep",
+    "vit": "02_vit_finetune",
+    "vit_linear": "02_vit_finetune",
+    "swin": "03_swin_finetune",
+    "swin_linear": "03_swin_finetune",
+    "clip": "04_clip_zero_shot",
+    "comparison": "05_comparison",
+}
+_PACKAGES = ("torch", "torchvision", "transformers", "datasets", "clip-anytorch", "numpy", "pandas", "pillow")
+
+
+class MissingArtifactError(FileNotFoundError):
+    """An upstream artifact is missing; the message names the notebook to run first."""
+
+
+def versions() -> dict[str, str]:
+    """Python and key package versions, plus the git commit when there is one."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    out["git_commit"] = git_commit()
+    return out
+
+
+def git_commit() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
+
+
+def provenance(params: Params) -> dict[str, Any]:
+    return {
+        "params": params.to_dict(),
+        "versions": versions(),
+        "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix + ".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    return Path(path)
+
+
+def _jsonable(x: Any) -> Any:
+    if hasattr(x, "item"):  # numpy / torch scalars
+        return x.item()
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def write_meta(path: str | Path, params: Params, **extra: Any) -> Path:
+    """Write `<path>.meta.json` with the parameters and versions behind `path`."""
+    path = Path(path)
+    return write_json(path.with_name(path.name + ".meta.json"), {**provenance(params), **extra})
+
+
+def write_table(df: pd.DataFrame, path: str | Path, params: Params, float_format: str = "%.4f") -> Path:
+    """Write `path` (.csv) and the same table as Markdown beside it."""
+    path = Path(path).with_suffix(".csv")
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, float_format=float_format)
+    with atomic_path(path.with_suffix(".md")) as tmp:
+        tmp.write_text(to_markdown(df, float_format) + "\n")
+    write_meta(path, params)
+    return path
+
+
+def to_markdown(df: pd.DataFrame, float_format: str = "%.4f") -> str:
+    """A GitHub Markdown table, without the optional `tabulate` dependency."""
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return float_format % v
+        return str(v).replace("|", "\\|")
+
+    header = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "| " + " | ".join("---" for _ in df.columns) + " |"
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def save_figure(fig: Any, path: str | Path, params: Params, dpi: int = 130) -> Path:
+    path = Path(path).with_suffix(".png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+    write_meta(path, params)
+    return path
+
+
+def write_predictions(df: pd.DataFrame, model: str, params: Params, num_classes: int) -> Path:
+    """Check and write `predictions/<model>.parquet` as the contract asks."""
+    check_predictions(df, num_classes)
+    path = params.subdir("predictions") / f"{model}.parquet"
+    with atomic_path(path) as tmp:
+        df.loc[:, list(PREDICTION_COLUMNS)].to_parquet(tmp, index=False)
+    write_meta(path, params, model=model)
+    return path
+
+
+def check_predictions(df: pd.DataFrame, num_classes: int) -> None:
+    missing = [c for c in PREDICTION_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"predictions lack columns {missing}")
+    if df["image_id"].duplicated().any():
+        raise ValueError("predictions have duplicate image_id values")
+    bad = df["probs"].map(len) != num_classes
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} rows have probs of the wrong length (want {num_classes})")
+
+
+def read_predictions(params: Params, model: str) -> pd.DataFrame:
+    return pd.read_parquet(require(params.subdir("predictions") / f"{model}.parquet", model))
+
+
+def write_metrics(params: Params, model: str, metrics: dict[str, Any]) -> Path:
+    for key in ("top1", "top5", "mean_per_class_recall", "n"):
+        if key not in metrics:
+            raise ValueError(f"metrics for {model!r} lack {key!r}")
+    path = params.subdir("metrics") / f"{model}.json"
+    return write_json(path, {"model": model, **metrics, **provenance(params)})
+
+
+def read_metrics(params: Params, model: str) -> dict[str, Any]:
+    return json.loads(require(params.subdir("metrics") / f"{model}.json", model).read_text())
+
+
+def require(path: str | Path, producer: str) -> Path:
+    """Return `path` if it exists, else fail naming the notebook that writes it.
+
+    `producer` is a key of PRODUCER (e.g. "vit", "data") or a notebook name.
+    """
+    path = Path(path)
+    if not path.exists():
+        notebook = PRODUCER.get(producer, producer)
+        raise MissingArtifactError(
+            f"{path} is missing: run notebooks/{notebook}.ipynb first "
+            f"(with the same profile and results_dir), e.g. ./run_all.sh --profile <profile> --only {notebook[:2]}"
+        )
+    return path

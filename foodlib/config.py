@@ -1,0 +1,225 @@
+"""Named profiles and parameter validation: the one table every notebook reads.
+
+A profile is a full set of parameters. A papermill parameter (or a keyword to
+`resolve`) overrides one field; an unknown name or a wrong type is an error,
+never a silent default (papermill itself injects whatever it is given).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import warnings
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+class ParameterError(ValueError):
+    """A parameter name or value that the profile table does not accept."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """Every knob of the notebook series. Defaults are the `full` profile."""
+
+    profile: str = "full"
+    # -- data -------------------------------------------------------------
+    data_source: str = "hub"  # hub | archive | synthetic
+    data_dir: str = ""  # archive: folder holding food-101/ ("" = ./data); synthetic: where it is written ("" = the run's cache)
+    hub_dataset: str = "ethz/food101"
+    subset_per_class: int = 0  # 0 = every image; n = first n train / n//3 test per class (stratified)
+    val_fraction: float = 0.05  # held out from train, stratified; the test split is only for the final test
+    cache_short_side: int = 288  # prepared cache resizes the short side to this (>= the largest model input)
+    min_image_side: int = 16  # smaller images are excluded as unusable
+    synthetic_classes: int = 10
+    synthetic_train_per_class: int = 40
+    synthetic_test_per_class: int = 12
+    synthetic_image_size: int = 96
+    # -- run --------------------------------------------------------------
+    results_dir: str = "results"  # artifacts go to <results_dir>/<profile>/
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    num_workers: int = -1  # DataLoader workers; -1 = one per CPU core, up to 8
+    mixed_precision: str = "auto"  # auto (bf16 on a GPU that has it, else fp16 on GPU, none on CPU) | bf16 | fp16 | no
+    # -- fine-tuning (02, 03) ---------------------------------------------
+    model_name: str = "vit"  # registry name: vit | swin
+    model_source: str = "hub"  # hub: pretrained ids; tiny: small configs built and saved locally (offline)
+    num_epochs: int = 6
+    batch_size: int = 96
+    eval_batch_size: int = 256
+    lr: float = 1e-4
+    weight_decay: float = 0.05
+    warmup_ratio: float = 0.1
+    label_smoothing: float = 0.1
+    early_stopping_patience: int = 2
+    linear_probe_epochs: int = 3
+    linear_probe_lr: float = 1e-3
+    max_steps: int = -1  # stop after this many optimiser steps (-1 = no limit); used to test resuming
+    # -- CLIP (04) --------------------------------------------------------
+    clip_model: str = "ViT-B/32"  # ViT-B/32 | RN50 | ViT-B/16 | ViT-L/14, or a path to a local checkpoint
+    clip_prompt_set: str = "food"  # name | photo | food | ensemble: the set whose predictions are saved
+    # -- analysis (05-07) -------------------------------------------------
+    num_examples: int = 3  # images per disagreement gallery
+    bootstrap_samples: int = 2000
+
+    # Derived paths: everything hangs off results_dir/profile. A relative
+    # results_dir is taken from the project root, so a notebook run from
+    # notebooks/ (JupyterLab) and one run from the root (papermill) agree.
+    @property
+    def run_dir(self) -> Path:
+        return _from_root(self.results_dir) / self.profile
+
+    @property
+    def cache_dir(self) -> Path:
+        """Large files (prepared data, checkpoints, local models): never in git."""
+        return self.run_dir / "cache"
+
+    @property
+    def data_root(self) -> Path:
+        """Where the archive layout (food-101/) is read from or generated into."""
+        if self.data_dir:
+            return _from_root(self.data_dir)
+        return self.cache_dir / "synthetic" if self.data_source == "synthetic" else _from_root("data")
+
+    def subdir(self, name: str) -> Path:
+        """`results/<profile>/<name>`, e.g. predictions, metrics, figures, tables."""
+        return self.run_dir / name
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The nearest folder at or above `start` (default: cwd) holding run_all.sh and foodlib/; else cwd."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "run_all.sh").exists() and (folder / "foodlib").is_dir():
+            return folder
+    return here
+
+
+def _from_root(path: str) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else project_root() / p
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "data_source": ("hub", "archive", "synthetic"),
+    "device": ("auto", "cpu", "cuda"),
+    "mixed_precision": ("auto", "bf16", "fp16", "no"),
+    "model_source": ("hub", "tiny"),
+    "clip_prompt_set": ("name", "photo", "food", "ensemble"),
+}
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # Real Food-101 and real models; one GPU.
+    "full": {},
+    # Real models on a stratified subset: fits a free Colab GPU in well under an hour.
+    "quick": {
+        "subset_per_class": 60,  # 6,060 train / 2,020 test images
+        "num_epochs": 3,
+        "batch_size": 64,
+        "linear_probe_epochs": 2,
+    },
+    # Offline, CPU, minutes: synthetic mini Food-101 and tiny models built from configs.
+    "smoke": {
+        "data_source": "synthetic",
+        "cache_short_side": 72,
+        "val_fraction": 0.15,
+        "device": "cpu",
+        "num_workers": 0,
+        "mixed_precision": "no",
+        "model_source": "tiny",
+        "num_epochs": 8,
+        "batch_size": 32,
+        "eval_batch_size": 64,
+        "lr": 1e-3,
+        "warmup_ratio": 0.1,
+        "label_smoothing": 0.0,
+        "early_stopping_patience": 8,
+        "linear_probe_epochs": 3,
+        "linear_probe_lr": 1e-2,
+        "clip_model": "tiny",
+        "num_examples": 2,
+        "bootstrap_samples": 500,
+    },
+}
+
+
+def field_names() -> list[str]:
+    return [f.name for f in fields(Params)]
+
+
+def _check_type(name: str, value: Any, expected: type) -> Any:
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+        raise ParameterError(
+            f"parameter {name!r} must be {expected.__name__}, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def _unknown(name: str) -> ParameterError:
+    hint = difflib.get_close_matches(name, field_names(), n=1)
+    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return ParameterError(
+        f"unknown parameter {name!r}{extra}. Known parameters: {', '.join(field_names())}"
+    )
+
+
+def resolve(profile: str = "smoke", **overrides: Any) -> Params:
+    """Return the profile's parameters with `overrides` applied and checked.
+
+    A value of None keeps the profile's value (a notebook's parameters cell
+    lists the knobs it uses as None).
+    """
+    if profile not in PROFILES:
+        raise ParameterError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    types_ = {f.name: f.type for f in fields(Params)}
+    values: dict[str, Any] = {"profile": profile, **PROFILES[profile]}
+    for name, value in overrides.items():
+        if name not in types_ or name == "profile":
+            raise _unknown(name)
+        if value is None:
+            continue
+        expected = {"str": str, "int": int, "float": float, "bool": bool}[types_[name]]
+        values[name] = _check_type(name, value, expected)
+    for name, allowed in _CHOICES.items():
+        if name in values and values[name] not in allowed:
+            raise ParameterError(f"parameter {name!r} must be one of {allowed}, got {values[name]!r}")
+    params = Params(**values)
+    if not 0 < params.val_fraction < 1:
+        raise ParameterError(f"val_fraction must be in (0, 1), got {params.val_fraction}")
+    return params
+
+
+# Names that a Jupyter/IPython kernel puts in globals() by itself.
+_KERNEL_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "open"}
+_LITERAL = (str, int, float, bool, type(None), list, dict, tuple)
+
+
+def from_notebook(namespace: dict[str, Any]) -> Params:
+    """Resolve the parameters a notebook holds in its globals.
+
+    The parameters cell defines `profile` and some fields; papermill injects
+    more. On the first call every other public literal in the namespace must
+    be a field name, so `-p not_a_param 1` is refused rather than ignored.
+    When a student re-runs the cell later, literals that later cells defined
+    are skipped with a warning instead.
+    """
+    seen = namespace.get("_foodlib_seen_names")
+    overrides = {}
+    for name, value in namespace.items():
+        if name.startswith("_") or name in _KERNEL_NAMES or name == "profile":
+            continue
+        if isinstance(value, types.ModuleType) or not isinstance(value, _LITERAL):
+            continue
+        if seen is not None and name not in seen and name not in field_names():
+            warnings.warn(f"ignoring {name!r}: defined after the parameters were first resolved")
+            continue
+        overrides[name] = value
+    params = resolve(namespace.get("profile", "smoke"), **overrides)
+    namespace["_foodlib_seen_names"] = set(namespace)
+    return params

@@ -1,0 +1,1 @@
+"""Data: sources (hub, archive, synthetic) -> FoodImages -> prepared cache -> loaders."""

@@ -1,0 +1,91 @@
+"""What notebook 01 shows about the data: counts, sizes, colour modes, exclusions, samples."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from foodlib.data.prepare import Prepared
+
+SPLITS = ("train", "val", "test")
+
+
+def counts(prepared: Prepared) -> pd.DataFrame:
+    """Usable images per class (rows, dataset order) and split (columns), with totals."""
+    usable = prepared.index[prepared.index["status"] != "excluded"]
+    table = usable.groupby(["label", "split"]).size().unstack(fill_value=0)
+    table = table.reindex(index=range(len(prepared.classes)), columns=list(SPLITS), fill_value=0)
+    table.insert(0, "class", prepared.classes)
+    table.loc[len(table)] = ["(total)", *table[list(SPLITS)].sum()]
+    return table.reset_index(drop=True)
+
+
+def summarize(prepared: Prepared) -> dict[str, Any]:
+    """Counts, original sizes and colour modes, exclusions: the data summary JSON."""
+    idx = prepared.index
+    usable = idx[idx["status"] != "excluded"]
+    sizes = usable[["orig_width", "orig_height"]]
+    per_class = usable[usable["split"] == "train"].groupby("label").size()
+    return {
+        "num_classes": len(prepared.classes),
+        "classes": prepared.classes,
+        "split_counts": {s: int((usable["split"] == s).sum()) for s in SPLITS},
+        "train_per_class": {"min": int(per_class.min()), "max": int(per_class.max())},
+        "excluded": int((idx["status"] == "excluded").sum()),
+        "converted": int((idx["status"] == "converted").sum()),
+        "orig_modes": {str(k): int(v) for k, v in idx["orig_mode"].replace("", "(unreadable)").value_counts().items()},
+        "orig_size": {
+            "width_median": float(sizes["orig_width"].median()),
+            "height_median": float(sizes["orig_height"].median()),
+            "short_side_min": int(sizes.min(axis=1).min()),
+            "long_side_max": int(sizes.max(axis=1).max()),
+        },
+        "cached_short_side_max": int(usable[["width", "height"]].min(axis=1).max()),
+    }
+
+
+def problem_files(prepared: Prepared) -> pd.DataFrame:
+    """Every excluded or converted file with what was done and why."""
+    rows = prepared.index[prepared.index["status"] != "ok"]
+    out = rows[["image_id", "split", "status", "orig_mode", "orig_format", "reason"]].copy()
+    return out.sort_values(["status", "image_id"]).reset_index(drop=True)
+
+
+def sample_grid(prepared: Prepared, per_class: int = 4, max_classes: int = 12, seed: int = 0):
+    """A figure with `per_class` training images for each of the first `max_classes` classes."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    train = prepared.split("train")
+    classes = prepared.classes[:max_classes]
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(1.6 * per_class, 1.6 * len(classes)), squeeze=False)
+    rng = np.random.default_rng(seed)
+    for label, name in enumerate(classes):
+        rows = train[train["label"] == label]
+        pick = rows.iloc[rng.permutation(len(rows))[:per_class]]
+        for j, ax in enumerate(axes[label]):
+            ax.axis("off")
+            if j < len(pick):
+                ax.imshow(Image.open(prepared.path(pick.iloc[j]["path"])))
+        axes[label][0].set_title(name, loc="left", fontsize=8)
+    fig.suptitle(f"Training images, {per_class} per class (first {len(classes)} of {len(prepared.classes)} classes)")
+    fig.tight_layout()
+    return fig
+
+
+def size_figure(prepared: Prepared):
+    """Histogram of original short and long sides of the usable images."""
+    import matplotlib.pyplot as plt
+
+    usable = prepared.index[prepared.index["status"] != "excluded"]
+    sides = usable[["orig_width", "orig_height"]]
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.hist(sides.min(axis=1), bins=30, alpha=0.7, label="short side")
+    ax.hist(sides.max(axis=1), bins=30, alpha=0.7, label="long side")
+    ax.set_xlabel("pixels (original file)")
+    ax.set_ylabel("images")
+    ax.legend()
+    ax.set_title("Original image sizes")
+    fig.tight_layout()
+    return fig

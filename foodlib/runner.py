@@ -1,0 +1,152 @@
+"""Run the notebook series with papermill: `python -m foodlib.runner --help`.
+
+`run_all.sh` sets up the environment and then calls this. It runs the
+notebooks in order, writes executed copies to `results/<profile>/notebooks/`,
+stops at the first failure naming the notebook and the cell, and prints a
+time summary.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from foodlib import config
+
+SERIES = [
+    "01_data_prep", "02_vit_finetune", "03_swin_finetune", "04_clip_zero_shot",
+    "05_comparison", "06_attention_maps", "07_positional_embeddings",
+]
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def parse_value(text: str) -> Any:
+    """Papermill's -p typing: int, float, True/False, None, else the string itself."""
+    if text in ("True", "False"):
+        return text == "True"
+    if text == "None":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def select(notebook_dir: Path, only: list[str], start: str | None) -> tuple[list[Path], list[str]]:
+    """Notebooks to run (existing, in order) and the names of series members not present yet."""
+    present = {p.name[:2]: p for p in sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb"))}
+    wanted = [name[:2] for name in SERIES]
+    if only:
+        unknown = [n for n in only if n not in wanted]
+        if unknown:
+            raise SystemExit(f"--only {' '.join(unknown)}: no such notebook number (have {', '.join(wanted)})")
+        wanted = [n for n in wanted if n in only]
+    if start:
+        if start not in wanted:
+            raise SystemExit(f"--from {start}: no such notebook number (have {', '.join(wanted)})")
+        wanted = wanted[wanted.index(start):]
+    run = [present[n] for n in wanted if n in present]
+    missing = [name for name in SERIES if name[:2] in wanted and name[:2] not in present]
+    return run, missing
+
+
+def preflight(params: config.Params) -> None:
+    """Fail within seconds when a non-smoke profile cannot work on this machine."""
+    import torch
+
+    problems = []
+    if params.device != "cpu" and not torch.cuda.is_available():
+        problems.append("no GPU is visible to torch (torch.cuda.is_available() is False)")
+    needs_hub = params.data_source == "hub" or params.model_source == "hub" or "/" in params.clip_model
+    if needs_hub and not _reachable("huggingface.co", 443):
+        problems.append("huggingface.co is not reachable (no internet, or HF_HUB_OFFLINE is set)")
+    if problems:
+        raise SystemExit(
+            f"profile {params.profile!r} cannot run here: " + "; ".join(problems) + ".\n"
+            "For an offline CPU run use: ./run_all.sh --profile smoke   "
+            "(or pass --skip-checks if the models and data are already cached locally)"
+        )
+
+
+def _reachable(host: str, port: int, timeout: float = 4.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return False
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def run(notebooks: list[Path], params: dict[str, Any], out_dir: Path) -> list[tuple[str, float, str]]:
+    """Execute each notebook; return (name, seconds, status). Stops at the first failure."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    times = []
+    for nb in notebooks:
+        target = out_dir / nb.name
+        print(f"==> {nb.name}  ->  {target}", flush=True)
+        t0 = time.time()
+        try:
+            pm.execute_notebook(
+                str(nb), str(target), parameters=params, kernel_name="python3",
+                cwd=str(config.project_root()), progress_bar=False, log_output=True,
+            )
+        except PapermillExecutionError as err:
+            times.append((nb.name, time.time() - t0, "FAILED"))
+            _summary(times)
+            raise SystemExit(
+                f"\nFAILED: notebooks/{nb.name}, cell [{err.exec_count}] (cell index {err.cell_index}): "
+                f"{err.ename}: {err.evalue}\nThe executed copy with the traceback is {target}"
+            ) from None
+        times.append((nb.name, time.time() - t0, "ok"))
+    return times
+
+
+def _summary(times: list[tuple[str, float, str]]) -> None:
+    print("\nnotebook                          seconds  status")
+    for name, seconds, status in times:
+        print(f"{name:<33} {seconds:7.1f}  {status}")
+    print(f"{'total':<33} {sum(t for _, t, _ in times):7.1f}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="run_all.sh", description="Run the Food-101 notebook series.")
+    ap.add_argument("--profile", default="full", choices=sorted(config.PROFILES))
+    ap.add_argument("--only", nargs="+", default=[], metavar="NN", help="run only these notebooks, e.g. --only 04 05")
+    ap.add_argument("--from", dest="start", metavar="NN", help="run from this notebook on")
+    ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                    help="a papermill parameter for every notebook, e.g. -p num_epochs 3")
+    ap.add_argument("--skip-checks", action="store_true", help="skip the GPU/hub check of non-smoke profiles")
+    args = ap.parse_args(argv)
+
+    overrides = {k: parse_value(v) for k, v in args.param}
+    params = config.resolve(args.profile, **overrides)  # refuses unknown names and wrong types now
+    if args.profile in ("smoke",):
+        os.environ.update(OFFLINE_ENV)
+    elif not args.skip_checks:
+        preflight(params)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+    root = config.project_root()
+    notebooks, missing = select(root / "notebooks", args.only, args.start)
+    if missing:
+        print("not present yet (skipped): " + ", ".join(missing))
+    if not notebooks:
+        raise SystemExit("no notebook to run")
+    print(f"profile {args.profile}: running {', '.join(n.stem for n in notebooks)}", flush=True)
+    times = run(notebooks, {"profile": args.profile, **overrides}, params.run_dir / "notebooks")
+    _summary(times)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The one explicit set-up call each notebook makes after its parameters cell.
+
+Nothing here runs on import: seeds, determinism, plot style and offline flags
+are set by `setup(params)`.
+"""
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+import numpy as np
+
+from foodlib.config import Params
+
+OFFLINE_PROFILES = {"smoke"}
+
+
+def setup(params: Params) -> dict[str, Any]:
+    """Seed everything, pick the device, style plots; return a short summary."""
+    if params.profile in OFFLINE_PROFILES:
+        # Read by huggingface_hub / datasets at import time: set before they load.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    seed_everything(params.seed)
+    style_plots()
+    for sub in ("figures", "tables", "metrics", "predictions", "data"):
+        params.subdir(sub).mkdir(parents=True, exist_ok=True)
+    device = resolve_device(params.device)
+    return {"profile": params.profile, "device": device, "run_dir": str(params.run_dir)}
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(False)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def style_plots() -> None:
+    import matplotlib as mpl
+
+    mpl.rcParams.update({
+        "figure.dpi": 100,
+        "savefig.dpi": 130,
+        "axes.titlesize": 10,
+        "axes.labelsize": 9,
+        "xtick.labelsize": 8,
+        "ytick.labelsize": 8,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "image.cmap": "viridis",
+    })
+
+
+def resolve_device(device: str = "auto") -> str:
+    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; 'cuda' without a GPU is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but torch sees no GPU; use device='cpu' or profile smoke")
+    return device
+
+
+def autocast_dtype(mixed_precision: str, device: str):
+    """The autocast dtype for `mixed_precision` on `device`, or None for full precision."""
+    import torch
+
+    if device != "cuda" or mixed_precision == "no":
+        return None
+    if mixed_precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[mixed_precision]
+
+
+def num_workers(requested: int) -> int:
+    """DataLoader workers: -1 means one per available CPU core, at most 8."""
+    if requested >= 0:
+        return requested
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(0, min(8, cores))

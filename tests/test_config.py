@@ -1,0 +1,65 @@
+import pytest
+
+from foodlib import config
+
+
+def test_profiles_resolve_and_differ():
+    smoke, full = config.resolve("smoke"), config.resolve("full")
+    assert smoke.data_source == "synthetic" and smoke.model_source == "tiny" and smoke.device == "cpu"
+    assert full.data_source == "hub" and full.model_source == "hub"
+    assert config.resolve("quick").subset_per_class > 0
+
+
+def test_override_one_field_and_none_keeps_profile_value():
+    p = config.resolve("smoke", num_epochs=2, lr=None)
+    assert p.num_epochs == 2
+    assert p.lr == config.resolve("smoke").lr
+
+
+def test_unknown_parameter_is_named_with_suggestion():
+    with pytest.raises(config.ParameterError, match=r"'num_epoch'.*did you mean 'num_epochs'"):
+        config.resolve("smoke", num_epoch=3)
+
+
+def test_wrong_type_is_refused_and_int_is_accepted_for_float():
+    with pytest.raises(config.ParameterError, match="num_epochs.*int.*str"):
+        config.resolve("smoke", num_epochs="three")
+    with pytest.raises(config.ParameterError, match="batch_size.*int.*bool"):
+        config.resolve("smoke", batch_size=True)
+    assert config.resolve("smoke", lr=1).lr == 1.0
+
+
+def test_choices_and_profile_checked():
+    with pytest.raises(config.ParameterError, match="data_source"):
+        config.resolve("smoke", data_source="flickr")
+    with pytest.raises(config.ParameterError, match="unknown profile 'smok'"):
+        config.resolve("smok")
+
+
+def test_paths_derive_from_results_dir(tmp_path):
+    p = config.resolve("smoke", results_dir=str(tmp_path))
+    assert p.run_dir == tmp_path / "smoke"
+    assert p.cache_dir == tmp_path / "smoke" / "cache"
+    assert p.subdir("predictions") == tmp_path / "smoke" / "predictions"
+    assert p.data_root == tmp_path / "smoke" / "cache" / "synthetic"
+
+
+def test_relative_results_dir_is_taken_from_project_root(tmp_path, monkeypatch):
+    root = config.project_root()
+    monkeypatch.chdir(root / "notebooks")  # where JupyterLab starts a notebook's kernel
+    assert config.resolve("smoke").run_dir == root / "results" / "smoke"
+
+
+def test_from_notebook_refuses_unknown_injected_literal():
+    ns = {"profile": "smoke", "num_epochs": 2, "config": config, "In": [], "_x": 1}
+    assert config.from_notebook(dict(ns)).num_epochs == 2
+    with pytest.raises(config.ParameterError, match="not_a_param"):
+        config.from_notebook({**ns, "not_a_param": 1})
+
+
+def test_from_notebook_rerun_ignores_later_cells_literals():
+    ns = {"profile": "smoke", "num_epochs": 2}
+    config.from_notebook(ns)
+    ns["n_shown"] = 5  # a later cell's variable, then the student re-runs the parameters cell
+    with pytest.warns(UserWarning, match="n_shown"):
+        assert config.from_notebook(ns).num_epochs == 2

@@ -1,0 +1,66 @@
+"""The notebook series, run on smoke through papermill, is the integration test."""
+import json
+
+import nbformat
+import pytest
+
+from foodlib import config, runner
+
+ROOT = config.project_root()
+
+
+def test_series_runs_on_smoke(smoke_ok):
+    for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        executed = smoke_ok.run_dir / "notebooks" / nb.name
+        assert executed.exists(), f"no executed copy of {nb.name}"
+        cells = nbformat.read(executed, as_version=4).cells
+        assert any(c.get("outputs") for c in cells if c.cell_type == "code")
+
+
+def test_notebook_01_artifacts(smoke_ok):
+    summary = json.loads((smoke_ok.subdir("data") / "summary.json").read_text())
+    p = smoke_ok
+    assert summary["num_classes"] == p.synthetic_classes
+    assert summary["split_counts"]["test"] == p.synthetic_classes * p.synthetic_test_per_class
+    assert summary["excluded"] == 3 and summary["converted"] == 3
+    assert summary["params"]["profile"] == "smoke"
+    for name in ("data_samples.png", "data_sizes.png"):
+        assert (p.subdir("figures") / name).stat().st_size > 10_000
+    for name in ("data_counts", "problem_files"):
+        assert (p.subdir("tables") / f"{name}.csv").exists() and (p.subdir("tables") / f"{name}.md").exists()
+
+
+def test_misspelt_papermill_parameter_is_refused(tmp_path):
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError) as err:
+        pm.execute_notebook(
+            str(ROOT / "notebooks" / "01_data_prep.ipynb"), str(tmp_path / "out.ipynb"),
+            parameters={"profile": "smoke", "not_a_param": 1, "results_dir": str(tmp_path)},
+            kernel_name="python3", progress_bar=False,
+        )
+    assert err.value.ename == "ParameterError" and "not_a_param" in err.value.evalue
+
+
+def test_runner_selects_in_order_and_reports_missing(tmp_path):
+    for name in ("03_swin_finetune", "01_data_prep"):
+        (tmp_path / f"{name}.ipynb").write_text("{}")
+    run, missing = runner.select(tmp_path, only=[], start=None)
+    assert [p.name[:2] for p in run] == ["01", "03"]
+    assert "02_vit_finetune" in missing
+    run, _ = runner.select(tmp_path, only=[], start="02")
+    assert [p.name[:2] for p in run] == ["03"]
+    with pytest.raises(SystemExit, match="09"):
+        runner.select(tmp_path, only=["09"], start=None)
+
+
+def test_runner_refuses_unknown_parameter_before_running():
+    with pytest.raises(config.ParameterError, match="not_a_param"):
+        runner.main(["--profile", "smoke", "--only", "01", "-p", "not_a_param", "1"])
+
+
+def test_parse_value_like_papermill():
+    assert runner.parse_value("3") == 3 and runner.parse_value("1e-4") == 1e-4
+    assert runner.parse_value("True") is True and runner.parse_value("None") is None
+    assert runner.parse_value("ViT-B/32") == "ViT-B/32"

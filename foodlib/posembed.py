@@ -1,0 +1,201 @@
+"""Positional-embedding analysis: tensor in, tensor (or table) out, then figures.
+
+ViT and CLIP's visual transformer learn one absolute embedding per patch
+position (plus the class token). Their cosine similarities, drawn as a grid of
+small maps (ViT paper, Figure 7), show what the model learnt about 2-D layout.
+Swin V2 has no absolute embedding: its position information is a continuous
+relative position bias, an MLP of (dy, dx) per head, drawn instead.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+
+def patch_embeddings(posemb: torch.Tensor, grid: tuple[int, int], has_class_token: bool) -> torch.Tensor:
+    """(T, D) or (1, T, D) position embeddings -> (H*W, D) patch rows, class token dropped."""
+    pe = posemb.detach().float().reshape(-1, posemb.shape[-1])
+    if has_class_token:
+        pe = pe[1:]
+    h, w = grid
+    if pe.shape[0] != h * w:
+        raise ValueError(f"{pe.shape[0]} patch embeddings do not fill a {h}x{w} grid")
+    return pe
+
+
+def cosine_similarity(pe: torch.Tensor) -> torch.Tensor:
+    """(N, D) -> (N, N) cosine similarities."""
+    z = F.normalize(pe.float(), dim=-1)
+    return z @ z.T
+
+
+def similarity(posemb: torch.Tensor, grid: tuple[int, int], has_class_token: bool) -> torch.Tensor:
+    """(H*W, H*W) cosine similarity of every patch position's embedding with every other."""
+    return cosine_similarity(patch_embeddings(posemb, grid, has_class_token))
+
+
+def _pair_geometry(grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    h, w = grid
+    rows, cols = np.divmod(np.arange(h * w), w)
+    dy = rows[:, None] - rows[None, :]
+    dx = cols[:, None] - cols[None, :]
+    return dy, dx, np.sqrt(dy**2 + dx**2)
+
+
+def distance_profile(sim: torch.Tensor, grid: tuple[int, int]) -> pd.DataFrame:
+    """Mean similarity of position pairs by Euclidean distance (rounded to 0.5 patch), self-pairs excluded."""
+    _, _, dist = _pair_geometry(grid)
+    s = sim.cpu().numpy()
+    off = ~np.eye(len(s), dtype=bool)
+    d = np.round(dist[off] * 2) / 2
+    df = pd.DataFrame({"distance": d, "similarity": s[off]})
+    return df.groupby("distance", as_index=False)["similarity"].agg(["mean", "std", "count"]).rename(
+        columns={"mean": "mean_similarity", "std": "std_similarity", "count": "pairs"})
+
+
+def row_column_table(sim: torch.Tensor, grid: tuple[int, int]) -> pd.DataFrame:
+    """Mean similarity for pairs in the same row, the same column, and neither (self-pairs excluded).
+
+    'neighbour_*' compares like with like: pairs one patch apart along a row, a
+    column, or a diagonal, so distance does not explain the difference.
+    """
+    dy, dx, dist = _pair_geometry(grid)
+    s = sim.cpu().numpy()
+    off = ~np.eye(len(s), dtype=bool)
+    groups = {
+        "same_row": (dy == 0) & off,
+        "same_column": (dx == 0) & off,
+        "other": (dy != 0) & (dx != 0),
+        "neighbour_row (dx=1)": (dy == 0) & (np.abs(dx) == 1),
+        "neighbour_column (dy=1)": (dx == 0) & (np.abs(dy) == 1),
+        "neighbour_diagonal": (np.abs(dy) == 1) & (np.abs(dx) == 1),
+    }
+    rows = [{"pairs": name, "mean_similarity": float(s[m].mean()) if m.any() else float("nan"),
+             "mean_distance": float(dist[m].mean()) if m.any() else float("nan"), "n": int(m.sum())}
+            for name, m in groups.items()]
+    return pd.DataFrame(rows)
+
+
+def distance_correlation(sim: torch.Tensor, grid: tuple[int, int]) -> float:
+    """Spearman correlation between pair distance and similarity (negative: nearer is more similar)."""
+    from scipy.stats import spearmanr
+
+    _, _, dist = _pair_geometry(grid)
+    off = ~np.eye(dist.shape[0], dtype=bool)
+    return float(spearmanr(dist[off], sim.cpu().numpy()[off]).statistic)
+
+
+def movement(before: torch.Tensor, after: torch.Tensor, grid: tuple[int, int], has_class_token: bool) -> pd.DataFrame:
+    """How far fine-tuning moved each position's embedding: cosine(before, after) and relative L2 change."""
+    b = patch_embeddings(before, grid, has_class_token)
+    a = patch_embeddings(after, grid, has_class_token)
+    cos = F.cosine_similarity(a, b, dim=-1)
+    rel = (a - b).norm(dim=-1) / b.norm(dim=-1).clamp_min(1e-12)
+    rows, cols = np.divmod(np.arange(grid[0] * grid[1]), grid[1])
+    return pd.DataFrame({"row": rows, "col": cols, "cosine_before_after": cos.numpy(), "relative_l2_change": rel.numpy()})
+
+
+def sinusoid_2d(grid: tuple[int, int], dim: int, temperature: float = 10000.0) -> torch.Tensor:
+    """(H*W, dim) fixed 2-D sin-cos embeddings (MAE / MoCo v3 style): half the channels encode y, half x."""
+    if dim % 4:
+        raise ValueError("dim must be a multiple of 4")
+    h, w = grid
+    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    omega = 1.0 / temperature ** (torch.arange(dim // 4, dtype=torch.float32) / (dim // 4))
+    oy, ox = y.reshape(-1, 1) * omega, x.reshape(-1, 1) * omega
+    return torch.cat([oy.sin(), oy.cos(), ox.sin(), ox.cos()], dim=1)
+
+
+# -- Swin V2: continuous relative position bias ------------------------------------------------
+
+def swin_relative_bias(attention: torch.nn.Module) -> torch.Tensor:
+    """(heads, 2*Wh-1, 2*Ww-1) bias that a Swin V2 attention module adds for each offset (dy, dx).
+
+    Uses the module's own MLP and coordinate table: 16 * sigmoid(cpb_mlp(coords)),
+    exactly what it adds to the attention logits.
+    """
+    wh, ww = attention.window_size
+    with torch.no_grad():
+        table = attention.continuous_position_bias_mlp(attention.relative_coords_table)  # (1, 2Wh-1, 2Ww-1, heads)
+        bias = 16 * torch.sigmoid(table)
+    return bias.reshape(2 * wh - 1, 2 * ww - 1, -1).permute(2, 0, 1).float().cpu()
+
+
+def swin_attention_module(model: torch.nn.Module, stage: int = 0, block: int = 0) -> torch.nn.Module:
+    """The self-attention module of one block of a Hugging Face Swin V2 model (with or without a head)."""
+    backbone = getattr(model, "swinv2", model)
+    return backbone.encoder.layers[stage].blocks[block].attention.self
+
+
+# -- figures --------------------------------------------------------------------------------
+
+def mosaic(sim: torch.Tensor, grid: tuple[int, int]) -> np.ndarray:
+    """Arrange the H*W similarity maps (each H x W) into one image, NaN gutters between them."""
+    h, w = grid
+    maps = sim.cpu().numpy().reshape(h, w, h, w)  # (query row, query col, key row, key col)
+    canvas = np.full((h * (h + 1) - 1, w * (w + 1) - 1), np.nan)
+    for i in range(h):
+        for j in range(w):
+            canvas[i * (h + 1):i * (h + 1) + h, j * (w + 1):j * (w + 1) + w] = maps[i, j]
+    return canvas
+
+
+def plot_similarity_grid(sim: torch.Tensor, grid: tuple[int, int], title: str, ax=None):
+    """ViT paper Figure 7: for each patch position (row, col of the big grid), its similarity to all positions."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6))
+    im = ax.imshow(mosaic(sim, grid), cmap="viridis", vmin=-1, vmax=1, interpolation="nearest")
+    h, w = grid
+    ax.set_xticks([j * (w + 1) + w / 2 - 0.5 for j in range(w)], [str(j + 1) for j in range(w)])
+    ax.set_yticks([i * (h + 1) + h / 2 - 0.5 for i in range(h)], [str(i + 1) for i in range(h)])
+    ax.set_xlabel("input patch column")
+    ax.set_ylabel("input patch row")
+    ax.set_title(title)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="cosine similarity")
+    return ax.figure
+
+
+def plot_distance_profiles(profiles: dict[str, pd.DataFrame]):
+    """Mean similarity against patch distance, one line per model."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for name, df in profiles.items():
+        ax.plot(df["distance"], df["mean_similarity"], marker=".", label=name)
+    ax.set_xlabel("distance between patches (patches)")
+    ax.set_ylabel("mean cosine similarity")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.legend()
+    ax.set_title("Position-embedding similarity falls with distance?")
+    fig.tight_layout()
+    return fig
+
+
+def plot_swin_bias(bias: torch.Tensor, title: str):
+    """One map per head of the relative position bias over offsets (dy, dx)."""
+    import matplotlib.pyplot as plt
+
+    heads, hh, ww = bias.shape
+    cols = min(heads, 6)
+    rows = math.ceil(heads / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.1 * rows + 0.4), squeeze=False)
+    ry, rx = (hh - 1) // 2, (ww - 1) // 2
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < heads:
+            ax.imshow(bias[k].numpy(), cmap="magma", extent=(-rx - .5, rx + .5, ry + .5, -ry - .5))
+            ax.set_title(f"head {k}", fontsize=8)
+            ax.axis("on")
+            ax.set_xticks([-rx, 0, rx])
+            ax.set_yticks([-ry, 0, ry])
+    axes[0][0].set_ylabel("dy")
+    axes[-1][0].set_xlabel("dx")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"profile {args.profile}: running {', '.join(n.stem for n in notebooks)}", flush=True)
     times = run(notebooks, {"profile": args.profile, **overrides}, params.run_dir / "notebooks")
     _summary(times)
+    from foodlib import report
+
+    print(f"report: {report.build(params)}")
     return 0
 
 

@@ -64,3 +64,31 @@ def test_parse_value_like_papermill():
     assert runner.parse_value("3") == 3 and runner.parse_value("1e-4") == 1e-4
     assert runner.parse_value("True") is True and runner.parse_value("None") is None
     assert runner.parse_value("ViT-B/32") == "ViT-B/32"
+
+
+def test_report_has_every_section_and_only_existing_links(smoke_ok):
+    from foodlib import report
+
+    path = smoke_ok.run_dir / "REPORT.md"
+    text = path.read_text()
+    assert "synthetic data and tiny models" in text
+    assert report.missing_links(path) == []
+    present = {p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    blocks = {b.split("\n", 1)[0]: b for b in text.split("\n## ")[1:]}
+    for section in report.SECTIONS:
+        assert section.title in blocks
+        if all(nb[:2] in present for nb in section.notebook.split(" / ")):
+            assert "Not produced yet" not in blocks[section.title], f"section {section.title} is empty"
+            assert "![" in blocks[section.title] or "| ---" in blocks[section.title]
+    assert "## Reproducibility" in text and smoke_ok.profile in text
+
+
+def test_report_flags_missing_figure(tmp_path, smoke_params):
+    from foodlib import report
+
+    (smoke_params.subdir("figures")).mkdir(parents=True)
+    (smoke_params.subdir("figures") / "data_samples.png").write_bytes(b"png")
+    path = report.build(smoke_params)
+    assert "figures/data_samples.png" in path.read_text() and report.missing_links(path) == []
+    (smoke_params.subdir("figures") / "data_samples.png").unlink()
+    assert report.missing_links(path) == ["figures/data_samples.png"]

@@ -127,6 +127,8 @@ def write_table(df: pd.DataFrame, path: str | Path, params: Params, float_format
 def to_markdown(df: pd.DataFrame, float_format: str = "%.4f") -> str:
     """A GitHub Markdown table, without the optional `tabulate` dependency."""
     def cell(v: Any) -> str:
+        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+            return "-"  # a missing value (None, pd.NA, NaN)
         if isinstance(v, float):
             return float_format % v
         return str(v).replace("|", "\\|")

@@ -1,0 +1,174 @@
+"""Figures of notebook 05: arrays (or the small tables of foodlib.compare) in, a matplotlib figure out."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+MODEL_COLOURS = {"vit": "tab:blue", "swin": "tab:orange", "clip": "tab:green",
+                 "vit_linear": "lightsteelblue", "swin_linear": "navajowhite"}
+
+
+def colour(model: str) -> str:
+    return MODEL_COLOURS.get(model, "tab:gray")
+
+
+def accuracy_figure(models: Sequence[str], top1: np.ndarray, low: np.ndarray, high: np.ndarray,
+                    top5: np.ndarray | None = None):
+    """Top-1 accuracy of each model with its 95% interval (and top-5 as a hollow marker)."""
+    import matplotlib.pyplot as plt
+
+    top1, low, high = (100 * np.asarray(a, dtype=float) for a in (top1, low, high))
+    top5 = None if top5 is None else 100 * np.asarray(top5, dtype=float)
+    y = np.arange(len(models))[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(models) + 1.4))
+    for yi, m, acc, lo, hi in zip(y, models, top1, low, high):
+        ax.errorbar(acc, yi, xerr=[[acc - lo], [hi - acc]], fmt="o", color=colour(m), capsize=4)
+    if top5 is not None:
+        ax.scatter(top5, y, facecolors="none", edgecolors="k")
+    for yi, acc, lo, hi in zip(y, top1, low, high):  # a text column right of the axis, clear of the markers
+        ax.annotate(f"{acc:.1f}% [{lo:.1f}, {hi:.1f}]", (1.0, yi), xycoords=("axes fraction", "data"),
+                    xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+    ax.set_yticks(y, list(models))
+    ax.set_xlabel("test accuracy (%)")
+    left = np.nanmin(low) if top5 is None else min(np.nanmin(low), np.nanmin(top5))
+    ax.set_xlim(max(0, left - 5), 100)
+    ax.set_title("Top-1 accuracy with 95% Wilson interval" + ("; top-5: open circles" if top5 is not None else ""))
+    fig.tight_layout()
+    return fig
+
+
+def pairwise_figure(labels: Sequence[str], diff: np.ndarray, low: np.ndarray, high: np.ndarray,
+                    pvalues: np.ndarray):
+    """Forest plot: each pair's accuracy difference (points) with its bootstrap interval and McNemar p."""
+    import matplotlib.pyplot as plt
+
+    diff, low, high = (100 * np.asarray(a, dtype=float) for a in (diff, low, high))
+    y = np.arange(len(labels))[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(labels) + 1.3))
+    ax.axvline(0, color="grey", lw=1, ls="--")
+    ax.errorbar(diff, y, xerr=[diff - low, high - diff], fmt="o", color="k", capsize=3)
+    span = max(1e-9, np.nanmax(np.abs(np.r_[low, high])))
+    for yi, hi, p in zip(y, high, pvalues):
+        ax.annotate("p<1e-300" if p == 0 else f"p={p:.2g}", (hi, yi), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+    ax.set_xlim(-1.3 * span, 1.45 * span)
+    ax.set_yticks(y, list(labels))
+    ax.set_xlabel("difference in top-1 accuracy, A - B (percentage points)")
+    ax.set_title("Pairwise differences: 95% paired-bootstrap interval, exact McNemar p")
+    fig.tight_layout()
+    return fig
+
+
+def upset_figure(membership: np.ndarray, counts: np.ndarray, models: Sequence[str]):
+    """UpSet-style plot: one bar per right/wrong pattern; filled dots mark the models that are right.
+
+    membership: (P, M) bool, counts: (P,), for P patterns over M models.
+    """
+    import matplotlib.pyplot as plt
+
+    membership, counts = np.asarray(membership, dtype=bool), np.asarray(counts)
+    p, m = membership.shape
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(1.0 + 0.75 * p, 3.2 + 0.35 * m), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 0.35 * m + 0.4]})
+    x = np.arange(p)
+    bars = top.bar(x, counts, color=["tab:red" if row.sum() == 1 else "grey" for row in membership])
+    top.bar_label(bars, labels=[f"{c}\n{c / max(1, counts.sum()):.1%}" for c in counts], fontsize=7)
+    top.set_ylabel("test images")
+    top.set_ylim(0, counts.max() * 1.25 + 1)
+    top.set_title("Which models get an image right (red: exactly one model right)")
+    for j in range(m):
+        bottom.scatter(x, np.full(p, j), s=60, c=np.where(membership[:, j], "k", "lightgrey"), zorder=2)
+    for xi, row in zip(x, membership):
+        if row.sum() > 1:
+            rows = np.nonzero(row)[0]
+            bottom.plot([xi, xi], [rows.min(), rows.max()], color="k", lw=2, zorder=1)
+    bottom.set_yticks(range(m), list(models))
+    bottom.set_ylim(-0.6, m - 0.4)
+    bottom.invert_yaxis()
+    bottom.set_xticks([])
+    for side in ("left", "bottom"):
+        bottom.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def class_gap_figure(gaps: pd.DataFrame, models: Sequence[str]):
+    """Per-class accuracy of `models` on the classes of `compare.class_gaps`, one panel per direction."""
+    import matplotlib.pyplot as plt
+
+    directions = list(dict.fromkeys(gaps["direction"]))
+    k = max(len(gaps[gaps["direction"] == d]) for d in directions)
+    fig, axes = plt.subplots(1, len(directions), figsize=(6 * len(directions), 0.45 * k + 1.5), squeeze=False)
+    width = 0.8 / len(models)
+    for ax, direction in zip(axes[0], directions):
+        part = gaps[gaps["direction"] == direction]
+        y = np.arange(len(part))[::-1]
+        for j, m in enumerate(models):
+            ax.barh(y + (len(models) / 2 - j - 0.5) * width, 100 * part[m], height=width, color=colour(m), label=m)
+        ax.set_yticks(y, [f"{c} ({100 * g:+.0f})" for c, g in zip(part["class"], part["margin"])])
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("per-class accuracy (%)")
+        ax.set_title(f"{direction} (margin in points)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(models), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def confusion_figure(matrices: Sequence[np.ndarray], class_names: Sequence[str], titles: Sequence[str]):
+    """Side-by-side confusion counts restricted to a few classes (rows true, columns predicted)."""
+    import matplotlib.pyplot as plt
+
+    k = len(class_names)
+    size = 0.42 * k + 1.5
+    fig, axes = plt.subplots(1, len(matrices), figsize=(size * len(matrices), size + 0.8), squeeze=False)
+    off = [np.where(np.eye(k, dtype=bool), 0, m) for m in matrices]  # colour the mistakes, not the diagonal
+    vmax = max(1, max(int(np.max(m)) for m in off))
+    for ax, mat, mistakes, title in zip(axes[0], matrices, off, titles):
+        ax.imshow(mistakes, cmap="Reds", vmin=0, vmax=vmax)
+        for (i, j), v in np.ndenumerate(mat):
+            if i == j:
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=6, color="grey", style="italic")
+            elif v:
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=6,
+                        color="white" if v > vmax / 2 else "black")
+        ax.set_xticks(range(k), list(class_names), rotation=90)
+        ax.set_yticks(range(k), list(class_names) if ax is axes[0][0] else [""] * k)
+        ax.set_xlabel("predicted")
+        ax.set_title(title)
+    axes[0][0].set_ylabel("true")
+    fig.suptitle(f"Confusions among the {k} most confused classes (counts; diagonal in grey: correct)")
+    fig.tight_layout()
+    return fig
+
+
+def reliability_figure(bins: Sequence[pd.DataFrame], titles: Sequence[str], eces: Sequence[float]):
+    """Reliability diagram per model (accuracy vs confidence per bin) over its confidence histogram.
+
+    bins: frames from `stats.calibration_bins` (columns lower, upper, count, confidence, accuracy).
+    """
+    import matplotlib.pyplot as plt
+
+    n = len(bins)
+    fig, axes = plt.subplots(2, n, figsize=(3.2 * n, 4.6), squeeze=False, sharex=True,
+                             gridspec_kw={"height_ratios": [3, 1]})
+    for j, (b, title, ece) in enumerate(zip(bins, titles, eces)):
+        ax, hist = axes[0][j], axes[1][j]
+        centre, width = (b["lower"] + b["upper"]) / 2, b["upper"] - b["lower"]
+        used = b["count"] > 0
+        ax.bar(centre[used], b["accuracy"][used], width=width[used], color=colour(title), edgecolor="k", lw=0.5,
+               label="accuracy")
+        ax.bar(centre[used], (b["confidence"] - b["accuracy"])[used], bottom=b["accuracy"][used],
+               width=width[used], fill=False, edgecolor="tab:red", hatch="///", lw=0.5, label="gap to confidence")
+        ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{title}: ECE {100 * ece:.1f}%")
+        hist.bar(centre, b["count"] / max(1, b["count"].sum()), width=width, color="grey")
+        hist.set_xlabel("confidence")
+    axes[0][0].set_ylabel("accuracy")
+    axes[1][0].set_ylabel("share")
+    axes[0][0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig

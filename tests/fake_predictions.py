@@ -1,0 +1,48 @@
+"""Contract-conformant prediction and metrics files made up for testing notebook 05 without 02-04.
+
+Correctness is correlated across models, as it is for real ones: every test
+image gets a shared difficulty, and a model is right where its skill beats
+that difficulty plus its own noise.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from foodlib import artifacts, metrics
+from foodlib.config import Params
+from foodlib.data import prepare
+
+SKILL = {"vit": 0.9, "swin": 1.0, "clip": 0.4, "vit_linear": 0.2, "swin_linear": 0.3}
+FINE_TUNED = {"vit", "swin", "vit_linear", "swin_linear"}
+
+
+def fabricate(params: Params, models=tuple(SKILL), seed: int = 0) -> prepare.Prepared:
+    """Prepare the smoke data, then write predictions/<m>.parquet and metrics/<m>.json for each model."""
+    prepared = prepare.prepare(params, progress=False)
+    test = prepared.split("test")
+    num_classes, n = len(prepared.classes), len(test)
+    labels = test["label"].to_numpy()
+    rng = np.random.default_rng(seed)
+    difficulty = rng.normal(size=n)  # shared by all models: their mistakes overlap
+    for model in models:
+        correct = SKILL.get(model, 0.5) - difficulty + 0.8 * rng.normal(size=n) > 0
+        pred = np.where(correct, labels, (labels + rng.integers(1, num_classes, size=n)) % num_classes)
+        probs = fake_probs(pred, num_classes, rng)
+        frame = metrics.predictions_frame(test["image_id"], labels, probs)
+        artifacts.write_predictions(frame, model, params, num_classes)
+        extra = {"num_parameters": 1000 + len(model), "eval_images_per_s": 50.0 + len(model)}
+        if model in FINE_TUNED:
+            extra.update(train_wall_time_s=12.5, train_images_per_s=40.0)
+        else:
+            extra.update(prompt_set="food")
+        artifacts.write_metrics(params, model, {**metrics.summarize(labels, probs), **extra})
+    return prepared
+
+
+def fake_probs(pred: np.ndarray, num_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """(N, C) softmax probabilities whose argmax is `pred`, with varied confidence."""
+    logits = rng.normal(size=(len(pred), num_classes))
+    rows = np.arange(len(pred))
+    logits[rows, pred] = logits.max(axis=1) + rng.uniform(0.05, 4.0, size=len(pred))
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)

@@ -39,8 +39,9 @@ SECTIONS = (
     Section("Comparison", "05_comparison",
             "Accuracy with 95% confidence intervals, whether the differences are significant, where the models "
             "disagree, which classes each finds hard, and how well calibrated they are.",
-            (r"headline.*", r"(mcnemar|pairwise|significance).*", r"disagreement.*", r"(upset|venn).*",
-             r"per_class.*", r"class_.*", r"confus.*", r"calibration.*", r"reliability.*", r"compar.*")),
+            (r"comparison_headline", r"comparison_accuracy", r"comparison_pairwise", r"disagreement_counts",
+             r"disagreement_upset", r"disagreements", r"class_gaps", r"per_class_accuracy", r"confused_pairs",
+             r"confusion_top_classes", r"calibration", r"reliability", r"reliability_bins", r"comparison_.*")),
     Section("Attention maps", "06_attention_maps",
             "Where each model looks on images where they disagree, and a deletion test of how faithful each map is.",
             (r"attention_faithfulness", r".*faithful.*", r"attention_.*", r"attn_.*", r"deletion.*")),

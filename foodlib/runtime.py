@@ -47,6 +47,7 @@ def seed_everything(seed: int) -> None:
 def style_plots() -> None:
     import matplotlib as mpl
 
+    _inline_in_notebooks()
     mpl.rcParams.update({
         "figure.dpi": 100,
         "savefig.dpi": 130,
@@ -58,6 +59,17 @@ def style_plots() -> None:
         "axes.spines.right": False,
         "image.cmap": "viridis",
     })
+
+
+def _inline_in_notebooks() -> None:
+    """Show figures inside notebooks even when MPLBACKEND=Agg (papermill runs), so executed copies keep them."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        shell.run_line_magic("matplotlib", "inline")
 
 
 def resolve_device(device: str = "auto") -> str:

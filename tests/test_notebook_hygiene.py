@@ -28,6 +28,10 @@ def test_valid_clean_and_parameterised(path):
         name, _, rest = ln.partition(" = ")
         assert name.isidentifier() and "#" in rest, f"parameters line not of the form 'name = literal  # comment': {ln}"
         assert name == "profile" or name in config.field_names(), f"{name} is not a Params field"
+    # papermill must parse every line, or `papermill --help-notebook` and injection get them wrong.
+    import papermill as pm
+
+    assert list(pm.inspect_notebook(str(path))) == [ln.partition(" = ")[0] for ln in lines]
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     assert nb.metadata["kernelspec"]["name"] == "python3"
 

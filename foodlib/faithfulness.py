@@ -70,24 +70,29 @@ def auc(curves: torch.Tensor) -> torch.Tensor:
     return torch.trapezoid(curves.float(), x, dim=1)
 
 
-def deletion_scores(predict: Predict, pixel_values: torch.Tensor, saliency: torch.Tensor, grid: tuple[int, int],
-                    num_steps: int = 10, random_repeats: int = 3, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Per-image deletion AUC of the map and of random orders (mean over repeats): {'map': (B,), 'random': (B,)}."""
-    with torch.no_grad():
-        target = predict(pixel_values).argmax(-1)
-    ordered = auc(deletion_curves(predict, pixel_values, patch_order(saliency, grid), grid, num_steps, target))
+def map_auc(predict: Predict, pixel_values: torch.Tensor, saliency: torch.Tensor, grid: tuple[int, int],
+            target: torch.Tensor, num_steps: int = 10) -> torch.Tensor:
+    """(B,) deletion AUC with patches removed in the map's order of importance."""
+    return auc(deletion_curves(predict, pixel_values, patch_order(saliency, grid), grid, num_steps, target))
+
+
+def random_curves(predict: Predict, pixel_values: torch.Tensor, grid: tuple[int, int], target: torch.Tensor,
+                  num_steps: int = 10, repeats: int = 3, seed: int = 0) -> torch.Tensor:
+    """(B, num_steps + 1) deletion curves with patches removed in random order, averaged over `repeats` orders.
+
+    The AUC is linear in the curve, so `auc` of this mean is the mean of the repeats' AUCs.
+    """
     gen = torch.Generator().manual_seed(seed)
-    rand = torch.stack([
-        auc(deletion_curves(predict, pixel_values, random_order(len(pixel_values), grid[0] * grid[1], gen),
-                            grid, num_steps, target))
-        for _ in range(random_repeats)
+    return torch.stack([
+        deletion_curves(predict, pixel_values, random_order(len(pixel_values), grid[0] * grid[1], gen),
+                        grid, num_steps, target)
+        for _ in range(repeats)
     ]).mean(0)
-    return {"map": ordered, "random": rand}
 
 
-def summarize(model_name: str, method: str, scores: dict[str, torch.Tensor]) -> dict[str, float]:
+def summarize(model_name: str, method: str, map_aucs: torch.Tensor, random_aucs: torch.Tensor) -> dict:
     """One table row: mean AUCs, their difference and how often the map beat random order."""
-    m, r = scores["map"].numpy(), scores["random"].numpy()
+    m, r = map_aucs.numpy(), random_aucs.numpy()
     return {
         "model": model_name, "method": method, "n": len(m),
         "deletion_auc": float(m.mean()), "random_auc": float(r.mean()),

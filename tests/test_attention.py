@@ -206,3 +206,23 @@ def test_merge_matrix_averages_two_by_two():
     assert m.shape == (4, 16)
     assert m[0].nonzero().squeeze(1).tolist() == [0, 1, 4, 5]
     torch.testing.assert_close(m.sum(1), torch.ones(4, dtype=torch.float64))
+
+
+# -- the notebook's interface over the three models -----------------------------
+def test_explainers_give_maps_heads_and_a_deletion_table(vit, swin, clip_clf):
+    from foodlib import explain
+
+    norm = ([0.5] * 3, [0.5] * 3)
+    exs = {"vit": explain.Explainer("vit", vit, 60, *norm), "swin": explain.Explainer("swin", swin, 48, *norm),
+           "clip": explain.Explainer("clip", clip_clf, 64, *norm)}
+    images = {name: _images(3, ex.image_size) for name, ex in exs.items()}
+    heads = {name: ex.head_maps(images[name][:1]) for name, ex in exs.items()}
+    assert heads["vit"].shape == (1, 4, 10, 10) and heads["clip"].shape == (1, 1, 8, 8)
+    assert heads["swin"].shape == (1, 8, 3, 3)  # last stage: 8 heads on a 3x3 grid, one global window
+    assert exs["swin"].deletion_grid == (12, 12) and exs["vit"].deletion_grid == (10, 10)
+    table, curves = explain.deletion_table(exs, images, num_steps=4, batch_size=2)
+    assert len(table) == 3 + 3 + 3 and set(table["model"]) == {"vit", "swin", "clip"}
+    assert table[["deletion_auc", "random_auc"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert curves["vit cls"].shape == (3, 5)
+    best = explain.best_methods(table)
+    assert set(best) == {"vit", "swin", "clip"}

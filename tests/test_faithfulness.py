@@ -39,11 +39,12 @@ def test_map_on_the_decisive_patch_beats_random_and_wrong_map_does_not():
     good[:, 1, 2] = 1.0
     bad = torch.zeros(3, 4, 4)
     bad[:, 1, 2] = -1.0  # the decisive patch ranked last
-    s_good = faithfulness.deletion_scores(predict, x, good, grid, num_steps=16)
-    s_bad = faithfulness.deletion_scores(predict, x, bad, grid, num_steps=16)
-    assert (s_good["map"] < s_good["random"]).all()
-    assert (s_bad["map"] > s_bad["random"]).all()
-    row = faithfulness.summarize("toy", "good", s_good)
+    target = torch.ones(3, dtype=torch.long)
+    rand = faithfulness.auc(faithfulness.random_curves(predict, x, grid, target, num_steps=16))
+    m_good = faithfulness.map_auc(predict, x, good, grid, target, num_steps=16)
+    m_bad = faithfulness.map_auc(predict, x, bad, grid, target, num_steps=16)
+    assert (m_good < rand).all() and (m_bad > rand).all()
+    row = faithfulness.summarize("toy", "good", m_good, rand)
     assert row["beats_random"] == 1.0 and row["auc_gain"] > 0
 
 

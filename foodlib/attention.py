@@ -108,7 +108,8 @@ class ClipClassifier(nn.Module):
     def __init__(self, model, text_features: torch.Tensor):
         super().__init__()
         self.model = model
-        self.register_buffer("text_features", F.normalize(text_features.float(), dim=-1))
+        device = next(model.parameters()).device
+        self.register_buffer("text_features", F.normalize(text_features.float(), dim=-1).to(device))
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         dtype = self.model.visual.conv1.weight.dtype  # fp16 on a GPU clip.load

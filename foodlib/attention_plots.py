@@ -52,7 +52,8 @@ def gallery(rows: list[dict], columns: Sequence[str], classes: Sequence[str], ti
         for c, name in enumerate(columns, start=1):
             text = f"{name} {row['method'][name]}\n" + label_text(classes, row["label"], row["pred"][name],
                                                                    row["conf"][name])
-            overlay(axes[r, c], row["image"], row["maps"][name], text)
+            image = row.get("images", {}).get(name, row["image"])  # each model's own input crop
+            overlay(axes[r, c], image, row["maps"][name], text)
     if not rows:
         axes[0, 0].text(0.5, 0.5, "no images in this set", ha="center", va="center")
     fig.suptitle(title, fontsize=10)

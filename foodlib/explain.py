@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
 
-from foodlib import attention, faithfulness, swinmaps
+from foodlib import attention, attention_plots, faithfulness, swinmaps
+from foodlib.config import Params
 from foodlib.data.loader import decode_rgb, eval_transform
 
 CLASS_TOKEN_METHODS = ("cls", "rollout", "relevancy")
@@ -29,6 +30,7 @@ class Explainer:
     image_size: int
     mean: Sequence[float]
     std: Sequence[float]
+    eval_transform: Callable | None = None  # uint8 (3, H, W) -> normalised (3, S, S); default: foodlib's eval transform
     rollout_discard_ratio: float = 0.0
     kind: str = field(init=False)
 
@@ -78,8 +80,28 @@ class Explainer:
             return g.height, g.width
         return attention.grid_of(self.model)
 
-    def transform(self):
-        return eval_transform(self.image_size, self.mean, self.std)
+    def transform(self) -> Callable:
+        return self.eval_transform or eval_transform(self.image_size, self.mean, self.std)
+
+
+def load_explainers(params: Params, classes: Sequence[str], device: str = "cpu") -> dict[str, Explainer]:
+    """The fine-tuned ViT and Swin V2 (eager attention, for maps) and CLIP scored against its class prompts.
+
+    CLIP's class embeddings use `params.clip_prompt_set`, the prompt set whose
+    predictions notebook 04 saved, so its maps explain the predictions of 05.
+    """
+    from foodlib import models, zeroshot
+
+    out = {}
+    for name in ("vit", "swin"):
+        model, pre = models.load_finetuned(params, name, classes, device=device, attn_implementation="eager")
+        out[name] = Explainer(name, model, pre.image_size, pre.mean, pre.std, pre.eval(), params.rollout_discard_ratio)
+    clip_model, _ = zeroshot.load_clip(params, device=device)
+    text = zeroshot.text_features(clip_model, classes, zeroshot.prompt_sets()[params.clip_prompt_set], device)
+    n_px = clip_model.visual.input_resolution
+    out["clip"] = Explainer("clip", attention.ClipClassifier(clip_model, text), n_px, zeroshot.CLIP_MEAN,
+                            zeroshot.CLIP_STD, zeroshot.image_transform(n_px), params.rollout_discard_ratio)
+    return out
 
 
 def load_eval_images(paths: Sequence[str | Path], explainer: Explainer) -> torch.Tensor:
@@ -144,3 +166,52 @@ def best_methods(table: pd.DataFrame) -> dict[str, str]:
     """Per model, the method whose map hurt the prediction most when deleted first (largest AUC gain)."""
     best = table.sort_values("auc_gain", ascending=False, kind="stable").groupby("model", sort=False).head(1)
     return dict(zip(best["model"], best["method"]))
+
+
+def test_paths(prepared, image_ids: Sequence[str]) -> list[Path]:
+    """Cached image files of test images, in the order of `image_ids`."""
+    rows = prepared.split("test").set_index("image_id")
+    return [prepared.path(rows.loc[i, "path"]) for i in image_ids]
+
+
+def spread(ids: Sequence[str], n: int) -> list[str]:
+    """`n` ids evenly spaced through `ids` (the test split is ordered by class, so this covers the classes)."""
+    if n >= len(ids):
+        return list(ids)
+    return [ids[int(i)] for i in np.linspace(0, len(ids) - 1, n).round()]
+
+
+def gallery_rows(explainers: dict[str, Explainer], shown: pd.DataFrame, paths: Sequence[Path],
+                 methods: dict[str, str]) -> list[dict]:
+    """Rows for `attention_plots.gallery`: each model's map for the class it predicted, on its own input image."""
+    rows = [{"label": int(r.label), "images": {}, "maps": {}, "pred": {}, "conf": {}, "method": methods}
+            for r in shown.itertuples()]
+    for name, ex in explainers.items():
+        x = load_eval_images(paths, ex)
+        target = torch.tensor(shown[f"pred_{name}"].to_numpy(), dtype=torch.long)
+        maps = ex.map(x, methods[name], target.to(ex.device)) if len(x) else []
+        for i, row in enumerate(rows):
+            row["images"][name] = attention_plots.to_image(x[i], ex.mean, ex.std)
+            row["maps"][name] = maps[i]
+            row["pred"][name] = int(shown[f"pred_{name}"].iloc[i])
+            row["conf"][name] = float(shown[f"conf_{name}"].iloc[i])
+    for row in rows:
+        row["image"] = next(iter(row["images"].values()))
+    return rows
+
+
+def in_box_table(explainers: dict[str, Explainer], objects: dict[str, dict], image_ids: Sequence[str],
+                 original_paths: Sequence[Path], batch_size: int = 16) -> pd.DataFrame:
+    """Share of each map's mass inside the object's box, per model and method, vs the box's share of the image.
+
+    Images are resized straight to the model's input (no crop), so the boxes map exactly (`load_resized`).
+    """
+    rows = []
+    boxes = [objects[i]["box"] for i in image_ids]
+    for name, ex in explainers.items():
+        x, b = load_resized(original_paths, boxes, ex.image_size, ex.mean, ex.std)
+        for method in ex.methods:
+            sal = attention.batched(lambda chunk: ex.map(chunk, method), x, batch_size)
+            mass, area = faithfulness.box_mass(sal, b, (ex.image_size, ex.image_size))
+            rows.append({"model": name, "method": method, "mass": mass, "area": area})
+    return faithfulness.box_table(rows)

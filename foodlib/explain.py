@@ -186,10 +186,12 @@ def gallery_rows(explainers: dict[str, Explainer], shown: pd.DataFrame, paths: S
     """Rows for `attention_plots.gallery`: each model's map for the class it predicted, on its own input image."""
     rows = [{"label": int(r.label), "images": {}, "maps": {}, "pred": {}, "conf": {}, "method": methods}
             for r in shown.itertuples()]
+    if not rows:
+        return rows
     for name, ex in explainers.items():
         x = load_eval_images(paths, ex)
         target = torch.tensor(shown[f"pred_{name}"].to_numpy(), dtype=torch.long)
-        maps = ex.map(x, methods[name], target.to(ex.device)) if len(x) else []
+        maps = ex.map(x, methods[name], target.to(ex.device))
         for i, row in enumerate(rows):
             row["images"][name] = attention_plots.to_image(x[i], ex.mean, ex.std)
             row["maps"][name] = maps[i]

@@ -62,6 +62,9 @@ class Params:
     # -- analysis (05-07) -------------------------------------------------
     num_examples: int = 3  # images per disagreement gallery
     bootstrap_samples: int = 2000
+    attention_images: int = 200  # test images in notebook 06's deletion test (and in-box check on synthetic data)
+    deletion_steps: int = 20  # the deletion test removes patches in this many equal steps
+    rollout_discard_ratio: float = 0.0  # share of each layer's lowest attention weights zeroed before rollout
 
     # Derived paths: everything hangs off results_dir/profile. A relative
     # results_dir is taken from the project root, so a notebook run from
@@ -143,6 +146,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "clip_model": "tiny",
         "num_examples": 2,
         "bootstrap_samples": 500,
+        "attention_images": 40,
+        "deletion_steps": 10,
     },
 }
 

@@ -110,6 +110,37 @@ def sinusoid_2d(grid: tuple[int, int], dim: int, temperature: float = 10000.0) -
     return torch.cat([oy.sin(), oy.cos(), ox.sin(), ox.cos()], dim=1)
 
 
+# -- where each model keeps them ------------------------------------------------------------
+
+def vit_position_embeddings(model: torch.nn.Module) -> tuple[torch.Tensor, tuple[int, int]]:
+    """(1 + H*W, D) learned embeddings of a Hugging Face ViT (with or without a head) and its grid (H, W)."""
+    backbone = getattr(model, "vit", model)
+    cfg = backbone.config
+    side = cfg.image_size // cfg.patch_size
+    return backbone.embeddings.position_embeddings.detach()[0].cpu(), (side, side)
+
+
+def clip_position_embeddings(model: torch.nn.Module) -> tuple[torch.Tensor, tuple[int, int]]:
+    """(1 + H*W, D) learned embeddings of CLIP's visual transformer and its grid (H, W)."""
+    visual = model.visual
+    if not hasattr(visual, "positional_embedding"):
+        raise ValueError("this CLIP has a ResNet image encoder (no patch position embeddings): use a ViT-based CLIP")
+    side = visual.input_resolution // visual.conv1.kernel_size[0]
+    return visual.positional_embedding.detach().float().cpu(), (side, side)
+
+
+def structure_table(sims: dict[str, torch.Tensor], grids: dict[str, tuple[int, int]]) -> pd.DataFrame:
+    """One row per embedding: distance correlation and the row / column / other mean similarities."""
+    rows = []
+    for name, sim in sims.items():
+        grid = grids[name]
+        table = row_column_table(sim, grid).set_index("pairs")["mean_similarity"]
+        rows.append({"embedding": name, "grid": f"{grid[0]}x{grid[1]}",
+                     "spearman(distance, similarity)": distance_correlation(sim, grid),
+                     **{k: float(v) for k, v in table.items()}})
+    return pd.DataFrame(rows)
+
+
 # -- Swin V2: continuous relative position bias ------------------------------------------------
 
 def swin_relative_bias(attention: torch.nn.Module) -> torch.Tensor:
@@ -173,6 +204,21 @@ def plot_distance_profiles(profiles: dict[str, pd.DataFrame]):
     ax.axhline(0, color="grey", lw=0.5)
     ax.legend()
     ax.set_title("Position-embedding similarity falls with distance?")
+    fig.tight_layout()
+    return fig
+
+
+def plot_movement(df: pd.DataFrame, grid: tuple[int, int], title: str):
+    """Map of cosine(before, after) per patch position: where fine-tuning moved the embeddings most."""
+    import matplotlib.pyplot as plt
+
+    values = df.sort_values(["row", "col"])["cosine_before_after"].to_numpy().reshape(grid)
+    fig, ax = plt.subplots(figsize=(3.8, 3.4))
+    im = ax.imshow(values, cmap="viridis", interpolation="nearest")
+    ax.set_xlabel("patch column")
+    ax.set_ylabel("patch row")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="cosine(before, after)")
     fig.tight_layout()
     return fig
 

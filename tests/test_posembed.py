@@ -79,3 +79,32 @@ def test_swin_bias_matches_what_the_attention_adds():
     i, j = qy * w + qx, ky * w + kx
     assert torch.allclose(bias[:, qy - ky + w - 1, qx - kx + w - 1], added[i, j], atol=1e-6)
     assert not torch.allclose(bias[:, qx - kx + w - 1, qy - ky + w - 1], added[i, j], atol=1e-6)
+
+
+def test_grid_follows_the_config():
+    from transformers import ViTConfig, ViTForImageClassification
+
+    model = ViTForImageClassification(ViTConfig(image_size=60, patch_size=6, hidden_size=32, num_hidden_layers=1,
+                                                num_attention_heads=2, intermediate_size=32, num_labels=3))
+    pe, grid = posembed.vit_position_embeddings(model)
+    assert grid == (10, 10) and pe.shape == (101, 32)
+    assert posembed.similarity(pe, grid, has_class_token=True).shape == (100, 100)
+
+
+def test_clip_grid_follows_the_model():
+    from clip.model import CLIP
+
+    model = CLIP(embed_dim=64, image_resolution=64, vision_layers=1, vision_width=64, vision_patch_size=8,
+                 context_length=8, vocab_size=100, transformer_width=64, transformer_heads=1, transformer_layers=1)
+    pe, grid = posembed.clip_position_embeddings(model)
+    assert grid == (8, 8) and pe.shape == (65, 64)
+
+
+def test_structure_table_separates_row_structure_from_noise():
+    grid = (4, 4)
+    rows = torch.arange(4).repeat_interleave(4)
+    by_row = torch.nn.functional.one_hot(rows, 4).float() + 1e-3 * torch.randn(16, 4)
+    sims = {"rows": posembed.cosine_similarity(by_row), "noise": posembed.cosine_similarity(torch.randn(16, 64))}
+    table = posembed.structure_table(sims, {"rows": grid, "noise": grid}).set_index("embedding")
+    assert table.loc["rows", "same_row"] > 0.99 and table.loc["rows", "other"] < 0.05
+    assert abs(table.loc["noise", "same_row"] - table.loc["noise", "other"]) < 0.15

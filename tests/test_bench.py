@@ -1,0 +1,112 @@
+"""The benchmark's pipeline section on a handful of images (not a timed test: the
+speed targets are checked by `python -m foodlib.bench`, not here)."""
+import json
+
+import numpy as np
+import torch
+from PIL import Image
+
+from foodlib import bench
+from foodlib.data import loader as L
+
+
+def test_pipeline_section_reports_both_paths_and_a_ratio(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    rows = bench.run(["--sections", "pipeline", "--num-images", "6", "--workers", "0", "--repeats", "1",
+                      "--pipeline-batch", "4", "--device", "cpu", "--out", str(out)])
+    per_core = [r for r in rows if r.name.startswith("1 core")]
+    naive = [r for r in per_core if "naive:" in r.name]
+    fast = [r for r in per_core if "fast eval" in r.name]
+    assert naive and fast
+    assert naive[0].ratio == 1.0 and all(r.value > 0 for r in per_core)
+    assert all(r.ratio is not None and r.ratio > 0 for r in fast)
+    assert any(r.name.startswith("profile") and "decode" in r.name for r in rows)
+    table = capsys.readouterr().out
+    assert "naive: PIL + ViTImageProcessor" in table and "fast eval" in table and "vs naive" in table
+    saved = json.loads(out.read_text())
+    assert saved["machine"]["cores"] >= 1 and saved["machine"]["torch"] == torch.__version__
+    assert len(saved["rows"]) == len(rows)
+
+
+def test_photo_like_jpegs_resemble_food101(tmp_path):
+    paths = bench.make_photo_archive(tmp_path, 4, seed=1)
+    for p in paths:
+        img = Image.open(p)
+        assert img.mode == "RGB" and max(img.size) <= 512 and min(img.size) >= 256
+        assert 15_000 < p.stat().st_size < 150_000
+    again = bench.make_photo_archive(tmp_path / "b", 4, seed=1)
+    assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]
+
+
+def test_fast_paths_match_the_naive_normalisation(tmp_path):
+    """A flat colour comes out the same from the HF processor, eval_transform and the uint8 path
+    normalised in batch (on the device in training), with the same shape and dtype."""
+    colour = (200, 90, 30)
+    path = tmp_path / "flat.jpg"
+    Image.new("RGB", (400, 300), colour).save(path, quality=95)
+    naive = bench.naive_load(path, bench.hf_processor(224))
+    per_image = L.eval_transform(224, bench.MEAN, bench.STD)(L.decode_rgb(path))
+    batch = torch.stack([L.eval_resize(224)(L.decode_rgb(path))] * 2)
+    assert batch.dtype == torch.uint8
+    on_device = L.to_device(batch, "cpu", bench.MEAN, bench.STD)
+    expected = torch.tensor([c / 255 * 2 - 1 for c in colour]).view(3, 1, 1).expand(3, 224, 224)
+    for x in (naive, per_image, on_device[0], on_device[1]):
+        assert x.shape == (3, 224, 224) and x.dtype == torch.float32
+        assert torch.allclose(x, expected, atol=0.03)
+
+
+def test_eval_transform_matches_resize_then_centre_crop():
+    """The crop-first eval transform is Resize(256) + CenterCrop(224), up to sub-pixel rounding."""
+    from torchvision.transforms import v2
+
+    g = torch.Generator().manual_seed(0)
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 12, 16, generator=g), size=(288, 384),
+                                            mode="bilinear", align_corners=False)
+    img = (smooth[0] * 255).round().to(torch.uint8)
+    reference = v2.Compose([v2.Resize(256, antialias=True), v2.CenterCrop(224),
+                            v2.ToDtype(torch.float32, scale=True), v2.Normalize(bench.MEAN, bench.STD)])(img)
+    ours = L.eval_transform(224, bench.MEAN, bench.STD)(img)
+    assert ours.shape == reference.shape == (3, 224, 224)
+    # crop-first puts the window at most a pixel off (integer crop in source pixels): a small difference only
+    assert float((ours - reference).abs().mean()) < 0.03
+    assert float(torch.corrcoef(torch.stack([ours.flatten(), reference.flatten()]))[0, 1]) > 0.99
+    # And the training transform still gives normalised float images of the right size.
+    x = L.train_transform(224, bench.MEAN, bench.STD)(img)
+    assert x.shape == (3, 224, 224) and x.dtype == torch.float32 and -1.01 <= float(x.min()) <= float(x.max()) <= 1.01
+    assert np.isfinite(x.numpy()).all()
+
+
+def test_bytes_path_decodes_like_cached_images(tmp_path):
+    """The GPU-decode path (workers read bytes, decode_batch decodes the batch) gives the same uint8
+    images as CachedImages + eval_resize; checked here on the CPU decoder."""
+    from torch.utils.data import DataLoader
+
+    from foodlib import config
+    from foodlib.data.prepare import prepare
+
+    bench.make_photo_archive(tmp_path, 5, seed=2)
+    params = config.resolve("full", data_source="archive", data_dir=str(tmp_path), device="cpu",
+                            results_dir=str(tmp_path / "results"), cache_short_side=96, num_workers=0)
+    prepared = prepare(params, progress=False)
+    reference = L.CachedImages(prepared, "test", L.eval_resize(64))
+    loader = DataLoader(L.CachedBytes(prepared, "test"), batch_size=3, collate_fn=L.collate_bytes)
+    seen = 0
+    for datas, labels in loader:
+        batch = L.decode_batch(datas, L.eval_resize(64), "cpu")
+        assert batch.shape == (len(labels), 3, 64, 64) and batch.dtype == torch.uint8
+        for j in range(len(labels)):
+            image, label = reference[seen + j]
+            assert torch.equal(batch[j], image) and int(labels[j]) == label
+        seen += len(labels)
+    assert seen == len(reference) == 5
+
+
+def test_make_loader_collates_channels_last_batches(smoke_params):
+    from foodlib.data.prepare import prepare
+
+    prepared = prepare(smoke_params, progress=False)
+    ds = L.CachedImages(prepared, "test", L.eval_resize(48))
+    x, y = next(iter(L.make_loader(ds, batch_size=4, shuffle=False, num_workers=0, device="cpu")))
+    assert x.shape == (4, 3, 48, 48) and x.dtype == torch.uint8 and y.tolist() == ds.labels[:4]
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(x[1], ds[1][0])

@@ -40,7 +40,7 @@ class Params:
     results_dir: str = "results"  # artifacts go to <results_dir>/<profile>/
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
-    num_workers: int = -1  # DataLoader workers; -1 = one per CPU core, up to 8
+    num_workers: int = -1  # DataLoader workers; -1 = one per CPU core, up to 16
     mixed_precision: str = "auto"  # auto (bf16 on a GPU that has it, else fp16 on GPU, none on CPU) | bf16 | fp16 | no
     # -- fine-tuning (02, 03) ---------------------------------------------
     model_name: str = "vit"  # registry name: vit | swin

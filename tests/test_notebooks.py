@@ -92,3 +92,35 @@ def test_report_flags_missing_figure(tmp_path, smoke_params):
     assert "figures/data_samples.png" in path.read_text() and report.missing_links(path) == []
     (smoke_params.subdir("figures") / "data_samples.png").unlink()
     assert report.missing_links(path) == ["figures/data_samples.png"]
+
+
+def test_full_profile_stops_within_seconds_without_gpu_or_hub(monkeypatch):
+    import time
+
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on the CPU test machines
+    t0 = time.time()
+    with pytest.raises(SystemExit, match=r"(?s)profile .full. cannot run here.*no GPU.*--profile smoke"):
+        runner.main(["--only", "01"])
+    assert time.time() - t0 < 15
+
+
+def test_notebook_01_runs_with_nbconvert(tmp_path):
+    """Students' tools run the notebooks too, not only papermill: execute 01 with jupyter nbconvert."""
+    import os
+    import subprocess
+    import sys
+
+    nb = nbformat.read(ROOT / "notebooks" / "01_data_prep.ipynb", as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source = params.source.replace("results_dir = None", f"results_dir = {str(tmp_path)!r}")
+    src = tmp_path / "01_data_prep.ipynb"
+    nbformat.write(nb, src)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "MPLBACKEND": "Agg"}
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                    "--output", "executed.ipynb", str(src)], check=True, cwd=ROOT, env=env, capture_output=True)
+    executed = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
+    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "figures are not shown inline"
+    assert (tmp_path / "smoke" / "data" / "summary.json").exists()

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.io import ImageReadMode, decode_image, read_file
 from torchvision.transforms import v2
 
@@ -66,14 +66,18 @@ def eval_transform(image_size: int, mean: Sequence[float], std: Sequence[float],
 
 
 def make_loader(dataset: Dataset, *, batch_size: int, shuffle: bool, num_workers: int, device: str,
-                seed: int = 0, drop_last: bool = False) -> DataLoader:
-    """A DataLoader sized to the machine: workers, pinned memory on GPU, seeded shuffling."""
+                seed: int = 0, drop_last: bool = False, sampler: Sampler | None = None) -> DataLoader:
+    """A DataLoader sized to the machine: workers, pinned memory on GPU, seeded shuffling.
+
+    `sampler` (then `shuffle` must be False) decides the order itself, e.g. a resumable one.
+    """
     workers = runtime.num_workers(num_workers)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
+        sampler=sampler,
         num_workers=workers,
         pin_memory=device == "cuda",
         persistent_workers=workers > 0,

@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 import pandas as pd
 import torch
 import torch.nn.functional as nnf
-from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 from torch.utils.data._utils.collate import collate as _collate
 from torch.utils.data._utils.collate import collate_tensor_fn, default_collate_fn_map
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
@@ -277,14 +277,18 @@ def collate(batch):
 
 
 def make_loader(dataset: Dataset, *, batch_size: int, shuffle: bool, num_workers: int, device: str,
-                seed: int = 0, drop_last: bool = False) -> DataLoader:
-    """A DataLoader sized to the machine: workers, pinned memory on GPU, seeded shuffling."""
+                seed: int = 0, drop_last: bool = False, sampler: Sampler | None = None) -> DataLoader:
+    """A DataLoader sized to the machine: workers, pinned memory on GPU, seeded shuffling.
+
+    `sampler` (then `shuffle` must be False) decides the order itself, e.g. a resumable one.
+    """
     workers = runtime.num_workers(num_workers)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
+        sampler=sampler,
         num_workers=workers,
         pin_memory=str(device).startswith("cuda"),
         persistent_workers=workers > 0,

@@ -1,0 +1,407 @@
+"""Fine-tuning and linear probing: a plain PyTorch loop that resumes exactly.
+
+Why not `transformers.Trainer`: resuming must give the same predictions as an
+uninterrupted run (tested on CPU), which needs control over every random draw,
+and the smoke profile trains on two CPU cores where the Trainer's overhead
+matters. Here every random draw is a function of (seed, epoch, index) for
+augmentation and of (seed, step) for dropout/drop-path, and the data order is
+a permutation seeded by (seed, epoch); so a run resumed at step k from the
+`last/` checkpoint replays exactly what an uninterrupted run does after step k.
+
+Checkpoints (safetensors) live in `models.checkpoint_dir(...)`:
+  best/  the weights with the best validation top-1 (save_pretrained + processor config)
+  last/  weights, optimizer state and trainer state, written at each epoch end,
+         every SAVE_EVERY_S seconds and when `max_steps` stops the run.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, load_model, save_file, save_model
+from torch.utils.data import Dataset, Sampler
+
+from foodlib import artifacts, evaluate, models, runtime
+from foodlib.config import Params
+from foodlib.data import loader, prepare
+from foodlib.data.prepare import Prepared
+
+SAVE_EVERY_S = 600  # a mid-epoch `last/` checkpoint at most this often: an interruption loses <= 10 min
+LOG_EVERY = 25  # steps between TensorBoard train-loss points (reading the loss syncs the GPU)
+# Gradient-norm clipping at 1.0: the transformers.Trainer default (max_grad_norm=1.0) that the
+# published Food-101 fine-tunes cited in foodlib/config.py ran with.
+MAX_GRAD_NORM = 1.0
+# Linear probe without weight decay and without TrivialAugment (crop + flip only), as in MAE's
+# linear-probing recipe (He et al. 2022, "Masked Autoencoders Are Scalable Vision Learners", appendix A.2).
+LINEAR_WEIGHT_DECAY = 0.0
+
+
+def _mix(*parts: int) -> int:
+    """A 63-bit seed from integers (deterministic, unlike hash() of strings)."""
+    h = 1469598103934665603
+    for p in parts:
+        h = ((h ^ (p & 0xFFFFFFFFFFFF)) * 1099511628211) % (1 << 63)
+    return h
+
+
+class EpochOrder(Sampler):
+    """A permutation of range(n) seeded by (seed, epoch), started `skip` items in; yields (epoch, index)."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch, self.skip = n, seed, 0, 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.epoch, self.skip = epoch, skip
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(_mix(self.seed, self.epoch))
+        order = torch.randperm(self.n, generator=g).tolist()
+        return iter([(self.epoch, i) for i in order[self.skip:]])
+
+    def __len__(self) -> int:
+        return self.n - self.skip
+
+
+class EpochSeeded(Dataset):
+    """Training images keyed by (epoch, index); the augmentation is seeded by (seed, epoch, index)."""
+
+    def __init__(self, images: loader.CachedImages, seed: int):
+        self.images, self.seed = images, seed
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, key: tuple[int, int]):
+        epoch, i = key
+        img = loader.decode_rgb(self.images.paths[i])
+        with torch.random.fork_rng(devices=[]):  # leave the caller's RNG alone
+            torch.manual_seed(_mix(self.seed, epoch, i))
+            img = self.images.transform(img)
+        return img, self.images.labels[i]
+
+
+@dataclass
+class Plan:
+    """What one training run does: derived from the parameters and the variant."""
+
+    variant: str
+    epochs: int
+    lr: float
+    weight_decay: float
+    augment: bool
+    steps_per_epoch: int
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    def lr_at(self, step: int, warmup_ratio: float) -> float:
+        """Linear warm-up, then linear decay to 0 (the schedule of the cited recipes)."""
+        warmup = max(1, round(warmup_ratio * self.total_steps))
+        if step < warmup:
+            return self.lr * (step + 1) / warmup
+        return self.lr * max(0.0, (self.total_steps - step) / max(1, self.total_steps - warmup))
+
+
+def make_plan(params: Params, variant: str, num_train: int) -> Plan:
+    steps = math.ceil(num_train / params.batch_size)
+    if variant == "linear":
+        return Plan(variant, params.linear_probe_epochs, params.linear_probe_lr, LINEAR_WEIGHT_DECAY, False, steps)
+    return Plan(variant, params.num_epochs, params.lr, params.weight_decay, True, steps)
+
+
+@dataclass
+class TrainResult:
+    """A trained classifier (best weights loaded) and how training went."""
+
+    name: str  # artifact name: vit, vit_linear, ...
+    model_name: str
+    variant: str
+    model: Any
+    preprocess: models.Preprocess
+    history: pd.DataFrame
+    state: dict[str, Any] = field(repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.state["finished"])
+
+    def summary(self) -> dict[str, Any]:
+        """The training keys of the metrics JSON."""
+        s = self.state
+        n_all, n_train = models.count_parameters(self.model)
+        return {
+            "train_wall_time_s": s["wall_time_s"],
+            "train_images_per_s": s["train_images"] / max(s["step_time_s"], 1e-9),
+            "num_parameters": n_all,
+            "num_trainable_parameters": n_train,
+            "peak_gpu_mem_gb": s["peak_gpu_mem_gb"],
+            "epochs_run": s["epoch"],
+            "best_epoch": s["best_epoch"],
+            "stop_reason": s["stop_reason"],
+        }
+
+
+def _fingerprint(params: Params, model_name: str, plan: Plan, classes: list[str]) -> dict[str, Any]:
+    """What must match for a checkpoint to be resumed (max_steps is only a stop, so it is left out)."""
+    keys = ["model_source", "seed", "batch_size", "warmup_ratio", "label_smoothing",
+            "early_stopping_patience", "mixed_precision"]
+    return json.loads(json.dumps({
+        "model_name": model_name, **{k: getattr(params, k) for k in keys},
+        "plan": plan.__dict__, "classes": classes, "data": prepare._settings(params),
+    }))
+
+
+def _new_state(fingerprint: dict) -> dict[str, Any]:
+    return {"fingerprint": fingerprint, "epoch": 0, "step_in_epoch": 0, "global_step": 0,
+            "epoch_loss_sum": 0.0, "epoch_images": 0, "history": [], "best_top1": -1.0, "best_epoch": None,
+            "since_best": 0, "finished": False, "stop_reason": None, "wall_time_s": 0.0, "step_time_s": 0.0,
+            "train_images": 0, "peak_gpu_mem_gb": None, "scaler": None}
+
+
+# -- checkpoints ---------------------------------------------------------------
+
+def _save_last(folder: Path, model, optimizer, state: dict, weights: bool = True) -> None:
+    """Weights + optimizer (safetensors) + trainer state (JSON), swapped in as one folder."""
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if weights:
+        save_model(model, str(tmp / "model.safetensors"))
+        tensors, groups = _flatten_optimizer(optimizer.state_dict())
+        save_file(tensors, str(tmp / "optimizer.safetensors"))
+        (tmp / "optimizer_groups.json").write_text(json.dumps(groups))
+    (tmp / "state.json").write_text(json.dumps(state, indent=1))
+    models.swap_in(tmp, folder)
+
+
+def _flatten_optimizer(sd: dict) -> tuple[dict[str, torch.Tensor], list]:
+    tensors = {f"{pid}.{k}": v.detach().cpu().contiguous() for pid, st in sd["state"].items() for k, v in st.items()}
+    return tensors, sd["param_groups"]
+
+
+def _load_optimizer(folder: Path, optimizer) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in load_file(str(folder / "optimizer.safetensors")).items():
+        pid, name = key.split(".", 1)
+        state.setdefault(int(pid), {})[name] = value
+    groups = json.loads((folder / "optimizer_groups.json").read_text())
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _save_best(folder: Path, model, source: str, params: Params, epoch: int) -> None:
+    from transformers import AutoImageProcessor
+
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    AutoImageProcessor.from_pretrained(source).save_pretrained(tmp)  # the matching preprocessing travels along
+    artifacts.write_json(tmp / "provenance.json", {"epoch": epoch, **artifacts.provenance(params)})
+    models.swap_in(tmp, folder)
+
+
+def _resume_state(ckpt: Path, fingerprint: dict) -> dict | None:
+    """The saved trainer state if it was made with the same settings; else clear the folder."""
+    last = models.settled(ckpt / "last")
+    if (last / "state.json").exists():
+        state = json.loads((last / "state.json").read_text())
+        if state["fingerprint"] == fingerprint:
+            return state
+        print(f"checkpoints in {ckpt} were made with other settings: starting again")
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return None
+
+
+# -- training ------------------------------------------------------------------
+
+def _freeze_for(model, model_name: str, variant: str) -> None:
+    """Linear probe: only the head learns."""
+    head = models.spec(model_name).head + "."
+    for name, p in model.named_parameters():
+        p.requires_grad = variant == "finetune" or name.startswith(head)
+
+
+def _optimizer(model, plan: Plan):
+    """AdamW; no weight decay on biases and norm weights (1-d tensors), as transformers.Trainer does."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in trainable if p.ndim >= 2], "weight_decay": plan.weight_decay},
+              {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=plan.lr)
+
+
+def fit(params: Params, model_name: str, prepared: Prepared, variant: str = "finetune",
+        progress: bool = True) -> TrainResult:
+    """Train (or resume, or reuse a finished run of) `model_name` on the prepared data."""
+    device = runtime.resolve_device(params.device)
+    amp_dtype = runtime.autocast_dtype(params.mixed_precision, device)
+    model, preprocess = models.load(model_name, params, prepared.classes, device=device)
+    _freeze_for(model, model_name, variant)
+    train_images = loader.CachedImages(prepared, "train", None)
+    plan = make_plan(params, variant, len(train_images))
+    train_images.transform = preprocess.train(augment=plan.augment)
+    train_set = EpochSeeded(train_images, params.seed)
+    val_set = loader.CachedImages(prepared, "val", preprocess.eval())
+    ckpt = models.checkpoint_dir(params, model_name, variant)
+    name = models.artifact_name(model_name, variant)
+    fingerprint = _fingerprint(params, model_name, plan, list(prepared.classes))
+    state = _resume_state(ckpt, fingerprint) or _new_state(fingerprint)
+    optimizer = _optimizer(model, plan)
+    last = models.settled(ckpt / "last")
+    if state["global_step"] and not state["finished"]:
+        load_model(model, str(last / "model.safetensors"), device=device)
+        _load_optimizer(last, optimizer)
+        print(f"{name}: resuming from step {state['global_step']} (epoch {state['epoch'] + 1})")
+    if not state["finished"]:
+        run = _Run(params, name, model, optimizer, plan, state, device, amp_dtype, ckpt, preprocess, model_name)
+        run.train(train_set, val_set, progress)
+    elif progress:
+        print(f"{name}: already trained with these settings ({ckpt}); delete that folder to train again")
+    if state["best_epoch"] is not None:  # evaluate the best epoch, loaded as notebooks 06 and 07 load it
+        model, preprocess = models.load_finetuned(params, model_name, prepared.classes, device=device,
+                                                  variant=variant)
+        _freeze_for(model, model_name, variant)  # so the trainable-parameter count describes this variant
+    model.eval()
+    return TrainResult(name, model_name, variant, model, preprocess, pd.DataFrame(state["history"]), state)
+
+
+class _Run:
+    """One training session: the loop over epochs and steps, and its bookkeeping."""
+
+    def __init__(self, params, name, model, optimizer, plan, state, device, amp_dtype, ckpt, preprocess,
+                 model_name):
+        self.p, self.name, self.model, self.opt, self.plan, self.state = params, name, model, optimizer, plan, state
+        self.device, self.amp_dtype, self.ckpt, self.model_name = device, amp_dtype, ckpt, model_name
+        self.source = models.source(params, model_name)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+        if state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+
+    def train(self, train_set: EpochSeeded, val_set, progress: bool) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        s, plan = self.state, self.plan
+        order = EpochOrder(len(train_set), self.p.seed)
+        batches = loader.make_loader(train_set, batch_size=self.p.batch_size, shuffle=False, sampler=order,
+                                     num_workers=self.p.num_workers, device=self.device)
+        writer = SummaryWriter(str(self.p.run_dir / "tensorboard" / self.name), purge_step=s["global_step"] or None)
+        if self.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        self._clock = self._last_save = time.perf_counter()
+        try:
+            while s["epoch"] < plan.epochs and not s["finished"]:
+                order.set_epoch(s["epoch"], skip=s["step_in_epoch"] * self.p.batch_size)
+                if not self._epoch(batches, writer, progress):
+                    s["stop_reason"] = "max_steps"
+                    break
+                self._validate(val_set, writer)
+            else:
+                s["finished"] = True
+                s["stop_reason"] = s["stop_reason"] or "num_epochs"
+        finally:
+            writer.close()
+            self._tick()
+            if self.device == "cuda":
+                peak = torch.cuda.max_memory_allocated() / 2**30
+                s["peak_gpu_mem_gb"] = max(peak, s["peak_gpu_mem_gb"] or 0.0)
+        # A finished run keeps only its state (the weights are in best/); a stopped one keeps everything.
+        self._save_last(weights=not s["finished"])
+
+    def _epoch(self, batches, writer, progress: bool) -> bool:
+        """Train on the rest of the current epoch; False if max_steps stopped it."""
+        from tqdm import tqdm  # plain text bars: readable in Jupyter and in papermill logs alike
+
+        s, plan = self.state, self.plan
+        self.model.train(self.plan.variant == "finetune")  # the probe's frozen backbone stays in eval mode
+        bar = tqdm(total=plan.steps_per_epoch, initial=s["step_in_epoch"], mininterval=5, disable=not progress,
+                   desc=f"{self.name} epoch {s['epoch'] + 1}/{plan.epochs}")
+        running = torch.zeros((), dtype=torch.float64, device=self.device)
+        t0 = time.perf_counter()
+        for x, y in batches:
+            if 0 <= self.p.max_steps <= s["global_step"]:
+                s["epoch_loss_sum"] += running.item()
+                bar.close()
+                return False
+            loss = self._step(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+            running += loss.detach().double() * len(y)
+            s["global_step"] += 1
+            s["step_in_epoch"] += 1
+            s["epoch_images"] += len(y)
+            s["train_images"] += len(y)
+            if s["global_step"] % LOG_EVERY == 0:
+                writer.add_scalar("train/loss", loss.item(), s["global_step"])
+                writer.add_scalar("train/lr", self.opt.param_groups[0]["lr"], s["global_step"])
+            s["step_time_s"] += time.perf_counter() - t0  # loading + step: the images/s a user waits for
+            bar.update(1)
+            if time.perf_counter() - self._last_save > SAVE_EVERY_S:
+                s["epoch_loss_sum"] += running.item()
+                running.zero_()
+                self._save_last()
+            t0 = time.perf_counter()
+        bar.close()
+        s["epoch_loss_sum"] += running.item()
+        return True
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        step = self.state["global_step"]
+        for group in self.opt.param_groups:
+            group["lr"] = self.plan.lr_at(step, self.p.warmup_ratio)
+        torch.manual_seed(_mix(self.p.seed, step, 7))  # dropout / drop-path draws depend on the step only
+        with evaluate.autocast(self.device, self.amp_dtype):
+            logits = self.model(pixel_values=x).logits
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=self.p.label_smoothing)
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.opt)
+        torch.nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], MAX_GRAD_NORM)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        return loss
+
+    def _validate(self, val_set, writer) -> None:
+        """End of an epoch: validation, history row, best checkpoint, early stopping, last checkpoint."""
+        s = self.state
+        self._tick()
+        logits = evaluate.predict(self.model, val_set, batch_size=self.p.eval_batch_size,
+                                  num_workers=self.p.num_workers, device=self.device, amp_dtype=self.amp_dtype)
+        labels = val_set.labels
+        top1 = float((logits.argmax(1) == torch.as_tensor(labels).numpy()).mean())
+        row = {"epoch": s["epoch"] + 1, "step": s["global_step"],
+               "train_loss": s["epoch_loss_sum"] / max(1, s["epoch_images"]),
+               "val_loss": evaluate.cross_entropy(logits, labels), "val_top1": top1,
+               "lr": self.opt.param_groups[0]["lr"], "elapsed_s": s["wall_time_s"]}
+        s["history"].append(row)
+        for key in ("train_loss", "val_loss", "val_top1"):
+            writer.add_scalar(f"epoch/{key}", row[key], row["epoch"])
+        improved = top1 >= s["best_top1"]  # a tie goes to the later epoch: small validation sets tie often
+        if improved:
+            s["best_top1"], s["best_epoch"], s["since_best"] = top1, row["epoch"], 0
+            _save_best(self.ckpt / "best", self.model, self.source, self.p, row["epoch"])
+        else:
+            s["since_best"] += 1
+        print(f"{self.name} epoch {row['epoch']}/{self.plan.epochs}: train loss {row['train_loss']:.3f}, "
+              f"val loss {row['val_loss']:.3f}, val top-1 {top1:.3f}" + (" (best)" if improved else ""), flush=True)
+        s.update(epoch=s["epoch"] + 1, step_in_epoch=0, epoch_loss_sum=0.0, epoch_images=0)
+        if s["since_best"] >= self.p.early_stopping_patience and s["epoch"] < self.plan.epochs:
+            s["finished"], s["stop_reason"] = True, f"early stopping (no gain in {s['since_best']} epochs)"
+        if not s["finished"]:
+            self._save_last()
+
+    def _tick(self) -> None:
+        """Add the time since the last tick to the run's wall time (kept in the state, so it survives a resume)."""
+        now = time.perf_counter()
+        self.state["wall_time_s"] += now - self._clock
+        self._clock = now
+
+    def _save_last(self, weights: bool = True) -> None:
+        self._tick()
+        self.state["scaler"] = self.scaler.state_dict() if self.scaler.is_enabled() else None
+        _save_last(self.ckpt / "last", self.model, self.opt, self.state, weights=weights)
+        self._last_save = time.perf_counter()

@@ -1,0 +1,60 @@
+"""Notebooks 02 and 03 on the smoke profile (run once, by the smoke_ok session fixture)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from foodlib import artifacts, evaluate, models
+from foodlib.data import prepare
+
+METRIC_KEYS = [
+    "top1", "top5", "mean_per_class_recall", "macro_f1", "n", "loss", "train_wall_time_s", "train_images_per_s",
+    "eval_images_per_s", "num_parameters", "num_trainable_parameters", "peak_gpu_mem_gb", "epochs_run",
+    "best_epoch", "params", "versions",
+]
+# Chance is 1/10 on the 10-class synthetic set. With 120 test images the accuracy of a guesser has a
+# standard deviation of about sqrt(0.1 * 0.9 / 120) = 0.027, so 0.5 is about 15 standard deviations above
+# chance. Were the probability columns in another order than the dataset's labels (a head whose label ids
+# do not follow the dataset's class list), predictions would score about chance, and this would fail.
+MIN_TOP1 = 0.5
+
+
+@pytest.mark.parametrize("name", ["vit", "swin"])
+def test_finetune_notebook_writes_the_contract(smoke_ok, name):
+    prepared = prepare.load_prepared(smoke_ok)
+    test = prepared.split("test")
+    for artifact in (name, f"{name}_linear"):
+        preds = artifacts.read_predictions(smoke_ok, artifact)
+        assert len(preds) == len(test) and set(preds["image_id"]) == set(test["image_id"])
+        truth = dict(zip(test["image_id"], test["label"]))
+        assert (preds["label"] == preds["image_id"].map(truth)).all()
+        assert preds["probs"].map(len).eq(len(prepared.classes)).all()
+        metrics = artifacts.read_metrics(smoke_ok, artifact)
+        assert not [k for k in METRIC_KEYS if k not in metrics]
+        assert metrics["peak_gpu_mem_gb"] is None and metrics["params"]["profile"] == "smoke"
+        assert metrics["top1"] == pytest.approx((preds["pred"] == preds["label"]).mean())
+        assert (smoke_ok.subdir("figures") / f"{artifact}_curves.png").stat().st_size > 10_000
+        history = pd.read_csv(smoke_ok.subdir("tables") / f"{artifact}_history.csv")
+        assert len(history) == metrics["epochs_run"] and history["val_top1"].between(0, 1).all()
+        assert (smoke_ok.run_dir / "tensorboard" / artifact).is_dir()
+    assert artifacts.read_metrics(smoke_ok, f"{name}_linear")["num_trainable_parameters"] < \
+        artifacts.read_metrics(smoke_ok, name)["num_trainable_parameters"]
+
+
+@pytest.mark.parametrize("name", ["vit", "swin"])
+def test_finetuned_smoke_models_are_far_above_chance(smoke_ok, name):
+    metrics = artifacts.read_metrics(smoke_ok, name)
+    assert metrics["top1"] >= MIN_TOP1, f"{name}: top-1 {metrics['top1']:.3f} (chance 0.10)"
+
+
+@pytest.mark.parametrize("name", ["vit", "swin"])
+def test_saved_checkpoint_reproduces_the_saved_predictions(smoke_ok, name):
+    """What notebooks 06 and 07 load (models.load_finetuned) is the model that made the predictions."""
+    prepared = prepare.load_prepared(smoke_ok)
+    model, pre = models.load_finetuned(smoke_ok, name, prepared.classes)
+    from foodlib.data import loader
+
+    test = loader.CachedImages(prepared, "test", pre.eval())
+    logits = evaluate.predict(model, test, batch_size=64, num_workers=0, device="cpu")
+    preds = artifacts.read_predictions(smoke_ok, name).set_index("image_id").loc[test.image_ids]
+    assert logits.argmax(1).tolist() == preds["pred"].tolist()
+    np.testing.assert_allclose(evaluate.softmax(logits), np.stack(preds["probs"]), atol=1e-5)

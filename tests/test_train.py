@@ -1,0 +1,93 @@
+"""The training loop: schedule, reproducible data order and augmentation, exact resume."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from foodlib import config, evaluate, models, train
+from foodlib.data import loader, prepare
+
+
+def test_lr_warms_up_then_decays_linearly_to_zero():
+    plan = train.Plan("finetune", epochs=5, lr=1e-3, weight_decay=0.0, augment=False, steps_per_epoch=20)
+    lrs = [plan.lr_at(s, warmup_ratio=0.1) for s in range(plan.total_steps)]
+    assert lrs[9] == pytest.approx(1e-3) and lrs[0] == pytest.approx(1e-4)  # 10 warm-up steps
+    assert all(a < b for a, b in zip(lrs[:9], lrs[1:10]))
+    assert all(a > b for a, b in zip(lrs[10:], lrs[11:]))
+    assert lrs[-1] == pytest.approx(1e-3 / 90)
+
+
+def test_epoch_order_resumed_mid_epoch_is_the_tail_of_the_full_order():
+    order = train.EpochOrder(50, seed=3)
+    order.set_epoch(2)
+    full = list(order)
+    order.set_epoch(2, skip=17)
+    assert list(order) == full[17:]
+    assert sorted(i for _, i in full) == list(range(50)) and {e for e, _ in full} == {2}
+    order.set_epoch(3)
+    assert list(order) != [(3, i) for _, i in full]  # a new permutation every epoch
+
+
+@pytest.fixture(scope="module")
+def prepared_smoke(tmp_path_factory):
+    params = config.resolve("smoke", results_dir=str(tmp_path_factory.mktemp("train") / "results"))
+    return params, prepare.prepare(params, progress=False)
+
+
+def test_augmentation_depends_on_seed_epoch_and_index_only(prepared_smoke):
+    _, prepared = prepared_smoke
+    images = loader.CachedImages(prepared, "train", loader.train_transform(32, (0.5,) * 3, (0.5,) * 3))
+    data = train.EpochSeeded(images, seed=0)
+    torch.manual_seed(123)
+    a = data[(1, 5)][0]
+    torch.manual_seed(456)  # the global RNG state must not matter
+    assert torch.equal(a, data[(1, 5)][0])
+    assert not torch.equal(a, data[(2, 5)][0])
+
+
+def test_interrupted_run_resumes_to_the_same_predictions(prepared_smoke):
+    """Stopped by max_steps mid-epoch, then rerun: the same test predictions as one uninterrupted run (CPU)."""
+    base, prepared = prepared_smoke
+    params = config.resolve("smoke", results_dir=base.results_dir, num_epochs=3)
+    steps_per_epoch = train.make_plan(params, "finetune", len(prepared.split("train"))).steps_per_epoch
+    ckpt = models.checkpoint_dir(params, "vit")
+
+    whole = train.fit(params, "vit", prepared, progress=False)
+    assert whole.finished and len(whole.history) == 3
+    expected, _ = evaluate.test_predictions(params, whole, prepared)
+
+    import shutil
+
+    shutil.rmtree(ckpt)
+    stop_at = steps_per_epoch + steps_per_epoch // 2  # in the middle of the second epoch
+    part = train.fit(config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, max_steps=stop_at),
+                     "vit", prepared, progress=False)
+    assert not part.finished and part.state["stop_reason"] == "max_steps"
+    saved = json.loads((ckpt / "last" / "state.json").read_text())
+    assert saved["global_step"] == stop_at and saved["step_in_epoch"] == steps_per_epoch // 2
+    assert (ckpt / "last" / "optimizer.safetensors").exists() and (ckpt / "best" / "model.safetensors").exists()
+
+    resumed = train.fit(params, "vit", prepared, progress=False)
+    assert resumed.finished and resumed.state["global_step"] == whole.state["global_step"]
+    got, _ = evaluate.test_predictions(params, resumed, prepared)
+    assert got["pred"].tolist() == expected["pred"].tolist()
+    np.testing.assert_allclose(np.stack(got["probs"]), np.stack(expected["probs"]), atol=1e-6)
+    assert resumed.history["val_top1"].tolist() == whole.history["val_top1"].tolist()
+
+    again = train.fit(params, "vit", prepared, progress=False)  # finished with these settings: reused, not retrained
+    assert again.state["global_step"] == whole.state["global_step"]
+    assert not (ckpt / "last" / "model.safetensors").exists()  # a finished run keeps only best/ weights
+
+
+def test_linear_probe_trains_only_the_head(prepared_smoke):
+    base, prepared = prepared_smoke
+    params = config.resolve("smoke", results_dir=base.results_dir, linear_probe_epochs=1)
+    before, _ = models.load("swin", params, prepared.classes)
+    probe = train.fit(params, "swin", prepared, variant="linear", progress=False)
+    n_all, n_trainable = models.count_parameters(probe.model)
+    assert n_trainable == probe.model.classifier.weight.numel() + probe.model.classifier.bias.numel() < n_all
+    old = dict(before.named_parameters())
+    for name, p in probe.model.named_parameters():
+        changed = not torch.equal(p, old[name])
+        assert changed == name.startswith("classifier."), name

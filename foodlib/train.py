@@ -31,7 +31,7 @@ from torch.utils.data import Dataset, Sampler
 
 from foodlib import artifacts, evaluate, models, runtime
 from foodlib.config import Params
-from foodlib.data import loader, prepare
+from foodlib.data import loader
 from foodlib.data.prepare import Prepared
 
 SAVE_EVERY_S = 600  # a mid-epoch `last/` checkpoint at most this often: an interruption loses <= 10 min
@@ -150,13 +150,13 @@ class TrainResult:
         }
 
 
-def _fingerprint(params: Params, model_name: str, plan: Plan, classes: list[str]) -> dict[str, Any]:
+def _fingerprint(params: Params, model_name: str, plan: Plan, classes: list[str], data_root: Path) -> dict[str, Any]:
     """What must match for a checkpoint to be resumed (max_steps is only a stop, so it is left out)."""
     keys = ["model_source", "seed", "batch_size", "warmup_ratio", "label_smoothing",
             "early_stopping_patience", "mixed_precision"]
     return json.loads(json.dumps({
         "model_name": model_name, **{k: getattr(params, k) for k in keys},
-        "plan": plan.__dict__, "classes": classes, "data": prepare._settings(params),
+        "plan": plan.__dict__, "classes": classes, "data": json.loads((data_root / "settings.json").read_text()),
     }))
 
 
@@ -251,7 +251,7 @@ def fit(params: Params, model_name: str, prepared: Prepared, variant: str = "fin
     val_set = loader.CachedImages(prepared, "val", preprocess.eval())
     ckpt = models.checkpoint_dir(params, model_name, variant)
     name = models.artifact_name(model_name, variant)
-    fingerprint = _fingerprint(params, model_name, plan, list(prepared.classes))
+    fingerprint = _fingerprint(params, model_name, plan, list(prepared.classes), prepared.root)
     state = _resume_state(ckpt, fingerprint) or _new_state(fingerprint)
     optimizer = _optimizer(model, plan)
     last = models.settled(ckpt / "last")

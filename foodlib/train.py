@@ -8,16 +8,14 @@ augmentation and of (seed, step) for dropout/drop-path, and the data order is
 a permutation seeded by (seed, epoch); so a run resumed at step k from the
 `last/` checkpoint replays exactly what an uninterrupted run does after step k.
 
-Checkpoints (safetensors) live in `models.checkpoint_dir(...)`:
-  best/  the weights with the best validation top-1 (save_pretrained + processor config)
-  last/  weights, optimizer state and trainer state, written at each epoch end,
-         every SAVE_EVERY_S seconds and when `max_steps` stops the run.
+Checkpoints (foodlib.checkpoints) live in `models.checkpoint_dir(...)`: `best/` holds the
+weights with the best validation top-1, `last/` what a resumed run continues from; `last/` is
+written at each epoch end, every SAVE_EVERY_S seconds and when `max_steps` stops the run.
 """
 from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +24,11 @@ from typing import Any
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, load_model, save_file, save_model
 from torch.utils.data import Dataset, Sampler
 
-from foodlib import artifacts, evaluate, models, runtime
+from foodlib import checkpoints, evaluate, models, runtime
 from foodlib.config import Params
-from foodlib.data import loader, prepare
+from foodlib.data import loader
 from foodlib.data.prepare import Prepared
 
 SAVE_EVERY_S = 600  # a mid-epoch `last/` checkpoint at most this often: an interruption loses <= 10 min
@@ -150,13 +147,13 @@ class TrainResult:
         }
 
 
-def _fingerprint(params: Params, model_name: str, plan: Plan, classes: list[str]) -> dict[str, Any]:
+def _fingerprint(params: Params, model_name: str, plan: Plan, classes: list[str], data_root: Path) -> dict[str, Any]:
     """What must match for a checkpoint to be resumed (max_steps is only a stop, so it is left out)."""
     keys = ["model_source", "seed", "batch_size", "warmup_ratio", "label_smoothing",
             "early_stopping_patience", "mixed_precision"]
     return json.loads(json.dumps({
         "model_name": model_name, **{k: getattr(params, k) for k in keys},
-        "plan": plan.__dict__, "classes": classes, "data": prepare._settings(params),
+        "plan": plan.__dict__, "classes": classes, "data": json.loads((data_root / "settings.json").read_text()),
     }))
 
 
@@ -165,59 +162,6 @@ def _new_state(fingerprint: dict) -> dict[str, Any]:
             "epoch_loss_sum": 0.0, "epoch_images": 0, "history": [], "best_top1": -1.0, "best_epoch": None,
             "since_best": 0, "finished": False, "stop_reason": None, "wall_time_s": 0.0, "step_time_s": 0.0,
             "train_images": 0, "peak_gpu_mem_gb": None, "scaler": None}
-
-
-# -- checkpoints ---------------------------------------------------------------
-
-def _save_last(folder: Path, model, optimizer, state: dict, weights: bool = True) -> None:
-    """Weights + optimizer (safetensors) + trainer state (JSON), swapped in as one folder."""
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    if weights:
-        save_model(model, str(tmp / "model.safetensors"))
-        tensors, groups = _flatten_optimizer(optimizer.state_dict())
-        save_file(tensors, str(tmp / "optimizer.safetensors"))
-        (tmp / "optimizer_groups.json").write_text(json.dumps(groups))
-    (tmp / "state.json").write_text(json.dumps(state, indent=1))
-    models.swap_in(tmp, folder)
-
-
-def _flatten_optimizer(sd: dict) -> tuple[dict[str, torch.Tensor], list]:
-    tensors = {f"{pid}.{k}": v.detach().cpu().contiguous() for pid, st in sd["state"].items() for k, v in st.items()}
-    return tensors, sd["param_groups"]
-
-
-def _load_optimizer(folder: Path, optimizer) -> None:
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in load_file(str(folder / "optimizer.safetensors")).items():
-        pid, name = key.split(".", 1)
-        state.setdefault(int(pid), {})[name] = value
-    groups = json.loads((folder / "optimizer_groups.json").read_text())
-    optimizer.load_state_dict({"state": state, "param_groups": groups})
-
-
-def _save_best(folder: Path, model, source: str, params: Params, epoch: int) -> None:
-    from transformers import AutoImageProcessor
-
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    AutoImageProcessor.from_pretrained(source).save_pretrained(tmp)  # the matching preprocessing travels along
-    artifacts.write_json(tmp / "provenance.json", {"epoch": epoch, **artifacts.provenance(params)})
-    models.swap_in(tmp, folder)
-
-
-def _resume_state(ckpt: Path, fingerprint: dict) -> dict | None:
-    """The saved trainer state if it was made with the same settings; else clear the folder."""
-    last = models.settled(ckpt / "last")
-    if (last / "state.json").exists():
-        state = json.loads((last / "state.json").read_text())
-        if state["fingerprint"] == fingerprint:
-            return state
-        print(f"checkpoints in {ckpt} were made with other settings: starting again")
-    shutil.rmtree(ckpt, ignore_errors=True)
-    return None
 
 
 # -- training ------------------------------------------------------------------
@@ -251,13 +195,12 @@ def fit(params: Params, model_name: str, prepared: Prepared, variant: str = "fin
     val_set = loader.CachedImages(prepared, "val", preprocess.eval())
     ckpt = models.checkpoint_dir(params, model_name, variant)
     name = models.artifact_name(model_name, variant)
-    fingerprint = _fingerprint(params, model_name, plan, list(prepared.classes))
-    state = _resume_state(ckpt, fingerprint) or _new_state(fingerprint)
+    fingerprint = _fingerprint(params, model_name, plan, list(prepared.classes), prepared.root)
+    state = checkpoints.resume_state(ckpt, fingerprint) or _new_state(fingerprint)
     optimizer = _optimizer(model, plan)
     last = models.settled(ckpt / "last")
     if state["global_step"] and not state["finished"]:
-        load_model(model, str(last / "model.safetensors"), device=device)
-        _load_optimizer(last, optimizer)
+        checkpoints.load_last(last, model, optimizer, device)
         print(f"{name}: resuming from step {state['global_step']} (epoch {state['epoch'] + 1})")
     if not state["finished"]:
         run = _Run(params, name, model, optimizer, plan, state, device, amp_dtype, ckpt, preprocess, model_name)
@@ -383,7 +326,7 @@ class _Run:
         improved = top1 >= s["best_top1"]  # a tie goes to the later epoch: small validation sets tie often
         if improved:
             s["best_top1"], s["best_epoch"], s["since_best"] = top1, row["epoch"], 0
-            _save_best(self.ckpt / "best", self.model, self.source, self.p, row["epoch"])
+            checkpoints.save_best(self.ckpt / "best", self.model, self.source, self.p, row["epoch"])
         else:
             s["since_best"] += 1
         print(f"{self.name} epoch {row['epoch']}/{self.plan.epochs}: train loss {row['train_loss']:.3f}, "
@@ -403,5 +346,5 @@ class _Run:
     def _save_last(self, weights: bool = True) -> None:
         self._tick()
         self.state["scaler"] = self.scaler.state_dict() if self.scaler.is_enabled() else None
-        _save_last(self.ckpt / "last", self.model, self.opt, self.state, weights=weights)
+        checkpoints.save_last(self.ckpt / "last", self.model, self.opt, self.state, weights=weights)
         self._last_save = time.perf_counter()

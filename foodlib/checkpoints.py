@@ -1,0 +1,71 @@
+"""Training checkpoints, all tensors as safetensors (nothing is unpickled).
+
+  last/  weights + optimizer state + trainer state (JSON): what a resumed run continues from
+  best/  `save_pretrained` weights + the processor config + provenance: what notebooks 06 and 07 load
+Each folder is written beside its target and swapped in whole (`models.swap_in`).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, load_model, save_file, save_model
+
+from foodlib import artifacts, models
+from foodlib.config import Params
+
+
+def save_last(folder: Path, model, optimizer, state: dict, weights: bool = True) -> None:
+    """Weights + optimizer (safetensors) + trainer state (JSON), swapped in as one folder."""
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if weights:
+        save_model(model, str(tmp / "model.safetensors"))
+        tensors, groups = _flatten_optimizer(optimizer.state_dict())
+        save_file(tensors, str(tmp / "optimizer.safetensors"))
+        (tmp / "optimizer_groups.json").write_text(json.dumps(groups))
+    (tmp / "state.json").write_text(json.dumps(state, indent=1))
+    models.swap_in(tmp, folder)
+
+
+def _flatten_optimizer(sd: dict) -> tuple[dict[str, torch.Tensor], list]:
+    tensors = {f"{pid}.{k}": v.detach().cpu().contiguous() for pid, st in sd["state"].items() for k, v in st.items()}
+    return tensors, sd["param_groups"]
+
+
+def load_last(folder: Path, model, optimizer, device: str) -> None:
+    """Restore the weights and optimizer state that `save_last` wrote."""
+    load_model(model, str(folder / "model.safetensors"), device=device)
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in load_file(str(folder / "optimizer.safetensors")).items():
+        pid, name = key.split(".", 1)
+        state.setdefault(int(pid), {})[name] = value
+    groups = json.loads((folder / "optimizer_groups.json").read_text())
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def save_best(folder: Path, model, source: str, params: Params, epoch: int) -> None:
+    """`save_pretrained` weights, the processor config of `source` and the parameters behind them."""
+    from transformers import AutoImageProcessor
+
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    AutoImageProcessor.from_pretrained(source).save_pretrained(tmp)  # the matching preprocessing travels along
+    artifacts.write_json(tmp / "provenance.json", {"epoch": epoch, **artifacts.provenance(params)})
+    models.swap_in(tmp, folder)
+
+
+def resume_state(ckpt: Path, fingerprint: dict) -> dict | None:
+    """The saved trainer state if it was made with the same settings; else clear the folder."""
+    last = models.settled(ckpt / "last")
+    if (last / "state.json").exists():
+        state = json.loads((last / "state.json").read_text())
+        if state["fingerprint"] == fingerprint:
+            return state
+        print(f"checkpoints in {ckpt} were made with other settings: starting again")
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return None

@@ -1,0 +1,207 @@
+"""A tiny CLIP trained offline: the smoke profile's stand-in for OpenAI's weights.
+
+A random CLIP scores chance, so a smoke run could not tell a working zero-shot
+pipeline from a broken one. This module builds `clip.model.CLIP` with small
+widths, trains it for a few seconds on CPU with the CLIP objective on the
+synthetic TRAINING images (never val or test) captioned with their class name,
+and saves the state dict. `foodlib.zeroshot.load_clip` then reads it back with
+`clip.load(path)`, the same call the full profile makes with a model name.
+
+The visual encoder is a ViT (`clip.model.VisionTransformer`) on 64 px images
+with 8 px patches: an 8x8 grid, unlike the 7x7 of ViT-B/32 at 224 px, so code
+that assumes a grid size is caught (notebooks 06 and 07 read its attention and
+position embeddings).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from foodlib import artifacts, zeroshot
+from foodlib.config import Params
+from foodlib.data.loader import decode_rgb
+from foodlib.data.prepare import Prepared, load_prepared
+
+# clip.model.build_model infers heads as width // 64, so widths are multiples of 64.
+# Image 64 px / patch 8 px -> an 8x8 grid + 1 class token = 65 positions.
+ARCH: dict[str, int] = {
+    "embed_dim": 64,
+    "image_resolution": 64,
+    "vision_layers": 3,  # an int: ViT visual encoder (a tuple would build the ResNet)
+    "vision_width": 64,
+    "vision_patch_size": 8,
+    "context_length": 32,  # the longest caption below is ~16 BPE tokens with SOT/EOT
+    "vocab_size": 49408,  # clip.tokenize's BPE vocabulary (SOT = 49406, EOT = 49407)
+    "transformer_width": 64,
+    "transformer_heads": 1,  # 64 // 64, as build_model will infer
+    "transformer_layers": 2,
+}
+# Cost (measured): ~5 ms of one CPU core per image-caption pair (forward + backward), so 300 steps
+# of 16 pairs (~14 passes over the ~340 training images) take ~25 s. Small batches with a high lr
+# learn fastest per pair here (batches of 32 or 64 need 2-4x the pairs for the same accuracy);
+# longer training adds little (450 steps scored as 300 on validation).
+TRAIN: dict[str, Any] = {"steps": 300, "batch_size": 16, "lr": 2e-3, "weight_decay": 0.05, "warmup": 20}
+# Varied captions, including every zero-shot template of foodlib.zeroshot.
+CAPTIONS = [
+    "{}",
+    "{}.",
+    "a photo of {}.",
+    "a photo of {}, a type of food.",
+    "a close-up photo of {}.",
+    "a photo of a plate of {}.",
+    "a photo of a serving of {}.",
+    "a cropped photo of {}.",
+    "a good photo of {}.",
+    "a bright photo of {}.",
+    "a dark photo of {}.",
+    "food: {}.",
+    "a picture of {}.",
+    "a blurry photo of {}.",
+    "a plate of {} on a table.",
+    "this is {}.",
+]
+MODEL_FILE = "tiny_clip.pt"
+
+
+def build(**overrides: int):
+    """A randomly initialised `clip.model.CLIP` with the tiny ARCH (fields overridable)."""
+    CLIP = zeroshot.import_clip().model.CLIP
+    arch = {**ARCH, **overrides}
+    if arch["vision_width"] < 64 or arch["transformer_width"] < 64:
+        raise ValueError("clip.model.build_model infers heads as width // 64: widths must be >= 64")
+    return CLIP(**arch)
+
+
+def clip_loss(image_feats: torch.Tensor, text_feats: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """Symmetric cross-entropy over scaled cosine similarities; row i of each is a matched pair."""
+    image_feats = F.normalize(image_feats, dim=-1)
+    text_feats = F.normalize(text_feats, dim=-1)
+    logits = logit_scale * image_feats @ text_feats.t()  # (B, B): image i vs caption j
+    target = torch.arange(len(logits), device=logits.device)
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
+
+
+def training_images(prepared: Prepared, n_px: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 3, n_px, n_px) normalised float images and (N,) labels of the TRAIN split only."""
+    rows = prepared.split("train")
+    transform = zeroshot.image_transform(n_px)
+    images = torch.stack([transform(decode_rgb(prepared.path(p))) for p in rows["path"]])
+    return images, torch.tensor(rows["label"].to_numpy(), dtype=torch.long)
+
+
+def sample_batch(labels: torch.Tensor, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a batch, at most one image per class while classes last.
+
+    Two images of the same class would get captions that are (nearly) the same
+    text, each counted as the other's negative; spreading a batch over classes
+    keeps those false negatives as rare as the batch size allows.
+    """
+    by_class = [np.flatnonzero(labels.numpy() == c) for c in np.unique(labels.numpy())]
+    picks = []
+    while len(picks) < batch_size:
+        for c in rng.permutation(len(by_class)):
+            picks.append(rng.choice(by_class[c]))
+    return np.asarray(picks[:batch_size])
+
+
+def train(model, images: torch.Tensor, labels: torch.Tensor, classes: Sequence[str], *,
+          steps: int, batch_size: int, lr: float, weight_decay: float, warmup: int, seed: int) -> list[float]:
+    """Train `model` in place with the CLIP objective on CPU; return the loss of every step.
+
+    The token embedding (49,408 x 64, 3.2 M of the 3.4 M parameters) keeps its
+    random initialisation: the captions use ~60 of its rows, and updating all of
+    them every step would make each step 1.5x as slow for nothing.
+    """
+    clip = zeroshot.import_clip()
+    rng = np.random.default_rng(seed)
+    names = zeroshot.class_texts(classes)
+    # Every caption the training can draw, tokenized once: (num_classes, num_captions, context_length).
+    tokens = clip.tokenize([t.format(n) for n in names for t in CAPTIONS], context_length=model.context_length)
+    tokens = tokens.view(len(names), len(CAPTIONS), -1)
+    model.token_embedding.weight.requires_grad_(False)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trained, lr=lr, betas=(0.9, 0.98), eps=1e-6, weight_decay=weight_decay)  # CLIP's betas/eps
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * s / steps)))
+    model.train()
+    losses = []
+    for _ in range(steps):
+        idx = sample_batch(labels, batch_size, rng)
+        x = images[idx]
+        flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
+        x = torch.where(flip[:, None, None, None], x.flip(-1), x)  # horizontal flips: the only augmentation
+        text = tokens[labels[idx], torch.from_numpy(rng.integers(0, len(CAPTIONS), len(idx)))]
+        loss = clip_loss(model.encode_image(x), model.encode_text(text), model.logit_scale.exp())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():  # CLIP clips the learned temperature at 100
+            model.logit_scale.clamp_(0, np.log(100))
+        losses.append(loss.item())
+    return losses
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Run torch on one thread inside the block.
+
+    Ops this small gain little from a second thread, and when other processes
+    share the cores, threads waiting for each other at every op made training
+    5-20x slower (measured on the 2-core test machine).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def model_path(params: Params) -> Path:
+    return params.cache_dir / "models" / MODEL_FILE
+
+
+def _settings(params: Params, prepared: Prepared) -> dict[str, Any]:
+    """What the trained file depends on: reuse it only when all of this is unchanged."""
+    return {"arch": ARCH, "train": TRAIN, "captions": CAPTIONS, "classes": prepared.classes,
+            "train_images": sorted(prepared.split("train")["image_id"]), "seed": params.seed}
+
+
+def ensure(params: Params, progress: bool = True) -> Path:
+    """Path to the trained tiny CLIP state dict; trains and saves it first when missing or stale."""
+    path = model_path(params)
+    info_path = path.with_suffix(".json")
+    prepared = load_prepared(params)
+    settings = _settings(params, prepared)
+    if path.exists() and info_path.exists() and json.loads(info_path.read_text()).get("settings") == settings:
+        return path
+    t0 = time.perf_counter()
+    with torch.random.fork_rng(), _one_thread():  # seeded here, without disturbing the caller's RNG
+        torch.manual_seed(params.seed)
+        model = build()
+        images, labels = training_images(prepared, ARCH["image_resolution"])
+        t1 = time.perf_counter()
+        losses = train(model, images, labels, prepared.classes, seed=params.seed, **TRAIN)
+    seconds = time.perf_counter() - t1
+    with artifacts.atomic_path(path) as tmp:
+        torch.save(model.state_dict(), tmp)
+    info = {"settings": settings, "train_seconds": seconds, "load_seconds": t1 - t0,
+            "num_train_images": len(labels), "loss_first": losses[0], "loss_last": float(np.mean(losses[-20:])),
+            "losses": losses, **artifacts.provenance(params)}
+    artifacts.write_json(info_path, info)
+    if progress:
+        print(f"trained the tiny CLIP in {seconds:.1f} s on {len(labels)} training images "
+              f"(loss {losses[0]:.2f} -> {info['loss_last']:.2f}); saved {path}")
+    return path
+
+
+def training_info(params: Params) -> dict[str, Any]:
+    """The record `ensure` wrote beside the trained model (time, losses, settings)."""
+    return json.loads(artifacts.require(model_path(params).with_suffix(".json"), "clip").read_text())

@@ -21,7 +21,7 @@ from foodlib.data.prepare import load_prepared
 # mass in box ViT cls 0.43 / rollout 0.33 / relevancy 0.68; Swin rollout 0.25 / last_stage 0.24;
 # CLIP cls 0.36 / rollout 0.42 / relevancy 0.43. Not claimed: Swin Grad-CAM (0.131, no more than the box
 # area, above it on 7 of 24 images, and worse than a random order in notebook 06's deletion test): its
-# last stage is a 3x3 grid on the tiny model, too coarse to localise a box about a third of the image side.
+# last stage is a 5x5 grid on the tiny model, too coarse to localise a box about a third of the image side.
 CLAIMED = [("vit", "cls"), ("vit", "rollout"), ("vit", "relevancy"), ("swin", "rollout"), ("swin", "last_stage"),
            ("clip", "cls"), ("clip", "rollout"), ("clip", "relevancy")]
 NUM_IMAGES = 24

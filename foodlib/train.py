@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, Sampler
 
-from foodlib import checkpoints, evaluate, models, runtime
+from foodlib import checkpoints, evaluate, metrics, models, runtime
 from foodlib.config import Params
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
@@ -315,7 +315,7 @@ class _Run:
         logits = evaluate.predict(self.model, val_set, batch_size=self.p.eval_batch_size,
                                   num_workers=self.p.num_workers, device=self.device, amp_dtype=self.amp_dtype)
         labels = val_set.labels
-        top1 = float((logits.argmax(1) == torch.as_tensor(labels).numpy()).mean())
+        top1 = metrics.top1(labels, logits.argmax(1))
         row = {"epoch": s["epoch"] + 1, "step": s["global_step"],
                "train_loss": s["epoch_loss_sum"] / max(1, s["epoch_images"]),
                "val_loss": evaluate.cross_entropy(logits, labels), "val_top1": top1,

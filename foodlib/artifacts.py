@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 from datetime import datetime, timezone
@@ -19,19 +20,10 @@ from typing import Any, Iterator
 
 import pandas as pd
 
+from foodlib import registry
 from foodlib.config import Params
 
 PREDICTION_COLUMNS = ("image_id", "label", "pred", "top5", "probs")
-# Which notebook writes what: used to say what to run first.
-PRODUCER = {
-    "data": "01_data_prep",
-    "vit": "02_vit_finetune",
-    "vit_linear": "02_vit_finetune",
-    "swin": "03_swin_finetune",
-    "swin_linear": "03_swin_finetune",
-    "clip": "04_clip_zero_shot",
-    "comparison": "05_comparison",
-}
 _PACKAGES = ("torch", "torchvision", "transformers", "datasets", "clip-anytorch", "numpy", "pandas", "pillow")
 
 
@@ -89,6 +81,22 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def swap_in(tmp: Path, folder: Path) -> None:
+    """Replace `folder` by the completely written folder `tmp` (two renames; `settled` covers the gap)."""
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def settled(folder: Path) -> Path:
+    """`folder`, or its `.old` copy when a crash came between the two renames of `swap_in`."""
+    old = folder.with_name(folder.name + ".old")
+    return old if not folder.exists() and old.exists() else folder
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
@@ -180,18 +188,22 @@ def write_metrics(params: Params, model: str, metrics: dict[str, Any]) -> Path:
     return write_json(path, {"model": model, **metrics, **provenance(params)})
 
 
-def read_metrics(params: Params, model: str) -> dict[str, Any]:
-    return json.loads(require(params.subdir("metrics") / f"{model}.json", model).read_text())
+def read_metrics(params: Params, model: str, missing_ok: bool = False) -> dict[str, Any]:
+    """`metrics/<model>.json`; a missing file fails naming its notebook, or gives {} when `missing_ok`."""
+    path = params.subdir("metrics") / f"{model}.json"
+    if missing_ok and not path.exists():
+        return {}
+    return json.loads(require(path, model).read_text())
 
 
 def require(path: str | Path, producer: str) -> Path:
     """Return `path` if it exists, else fail naming the notebook that writes it.
 
-    `producer` is a key of PRODUCER (e.g. "vit", "data") or a notebook name.
+    `producer` is a registry artifact name (e.g. "vit", "vit_linear") or a notebook name.
     """
     path = Path(path)
     if not path.exists():
-        notebook = PRODUCER.get(producer, producer)
+        notebook = registry.producer(producer) or producer
         raise MissingArtifactError(
             f"{path} is missing: run notebooks/{notebook}.ipynb first "
             f"(with the same profile and results_dir), e.g. ./run_all.sh --profile <profile> --only {notebook[:2]}"

@@ -6,12 +6,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-MODEL_COLOURS = {"vit": "tab:blue", "swin": "tab:orange", "clip": "tab:green",
-                 "vit_linear": "lightsteelblue", "swin_linear": "navajowhite"}
-
-
-def colour(model: str) -> str:
-    return MODEL_COLOURS.get(model, "tab:gray")
+from foodlib.registry import colour  # one colour per model in every figure
 
 
 def accuracy_figure(models: Sequence[str], top1: np.ndarray, low: np.ndarray, high: np.ndarray,

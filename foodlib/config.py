@@ -49,7 +49,11 @@ class Params:
     # [L] huggingface.co/lu5/swinv2-tiny-patch4-window8-256-finetuned-eurosat (despite its name trained on
     #     food101; Swin V2-T: lr 5e-5, batch 128, linear decay, warmup 0.1, 10 epochs -> 88.6%).
     model_name: str = "vit"  # registry name: vit | swin
-    model_source: str = "hub"  # hub: pretrained ids; tiny: small configs built and saved locally (offline)
+    model_source: str = "hub"  # hub: pretrained ids; tiny: small configs built locally (offline); random: the real architectures with random weights (offline)
+    # A published fine-tune (hub id or local folder) that stands in for training: 02/03 evaluate it instead.
+    # Its labels are matched to the dataset's class names by name; "" trains as usual.
+    vit_finetuned: str = ""  # e.g. PedroSampaio/vit-base-patch16-224-in21k-food101-16-7 [P]
+    swin_finetuned: str = ""  # e.g. lu5/swinv2-tiny-patch4-window8-256-finetuned-eurosat [L]
     num_epochs: int = 7  # [P]; early stopping may end sooner
     batch_size: int = 64  # [P] (16 x 4 gradient accumulation); [L] used 128
     eval_batch_size: int = 256  # inference only: any size that fits in memory
@@ -98,6 +102,10 @@ class Params:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def finetuned(self, model_name: str) -> str:
+        """The published fine-tune that stands in for training `model_name` ("" when it is trained here)."""
+        return getattr(self, f"{model_name}_finetuned", "")
+
 
 def project_root(start: str | Path | None = None) -> Path:
     """The nearest folder at or above `start` (default: cwd) holding run_all.sh and foodlib/; else cwd."""
@@ -117,7 +125,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "data_source": ("hub", "archive", "synthetic"),
     "device": ("auto", "cpu", "cuda"),
     "mixed_precision": ("auto", "bf16", "fp16", "no"),
-    "model_source": ("hub", "tiny"),
+    "model_source": ("hub", "tiny", "random"),
     "clip_prompt_set": ("name", "photo", "food", "ensemble"),
 }
 

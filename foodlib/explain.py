@@ -85,22 +85,22 @@ class Explainer:
 
 
 def load_explainers(params: Params, classes: Sequence[str], device: str = "cpu") -> dict[str, Explainer]:
-    """The fine-tuned ViT and Swin V2 (eager attention, for maps) and CLIP scored against its class prompts.
+    """Every registered model as notebook 05 compares it, with attention it can read.
 
-    CLIP's class embeddings use `params.clip_prompt_set`, the prompt set whose
-    predictions notebook 04 saved, so its maps explain the predictions of 05.
+    The fine-tuned checkpoints load with eager attention (Hugging Face returns
+    attention weights only then); CLIP is scored against the class embeddings of
+    `params.clip_prompt_set`, the prompt set whose predictions notebook 04 saved,
+    so its maps explain the predictions of 05. Each keeps its own preprocessing.
     """
     from foodlib import models, zeroshot
 
     out = {}
-    for name in ("vit", "swin"):
-        model, pre = models.load_finetuned(params, name, classes, device=device, attn_implementation="eager")
+    for name in models.available():
+        model, pre = models.load_final(name, params, classes, device=device, attn_implementation="eager")
+        if not models.spec(name).trainable:  # zero-shot: a classifier over the class prompts
+            text = zeroshot.text_features(model, classes, zeroshot.prompt_sets()[params.clip_prompt_set], device)
+            model = attention.ClipClassifier(model, text)
         out[name] = Explainer(name, model, pre.image_size, pre.mean, pre.std, pre.eval(), params.rollout_discard_ratio)
-    clip_model, _ = zeroshot.load_clip(params, device=device)
-    text = zeroshot.text_features(clip_model, classes, zeroshot.prompt_sets()[params.clip_prompt_set], device)
-    n_px = clip_model.visual.input_resolution
-    out["clip"] = Explainer("clip", attention.ClipClassifier(clip_model, text), n_px, zeroshot.CLIP_MEAN,
-                            zeroshot.CLIP_STD, zeroshot.image_transform(n_px), params.rollout_discard_ratio)
     return out
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from foodlib import artifacts
+from foodlib import artifacts, registry
 from foodlib.config import Params
 
 
@@ -26,29 +26,44 @@ class Section:
     patterns: tuple[str, ...]  # regexes on file stems, in display order
 
 
-SECTIONS = (
-    Section("Data", "01_data_prep",
-            "Images per split and class, the files that were converted or left out, and a sample of every class.",
-            (r"data_counts", r"problem_files", r"data_samples", r"data_sizes", r"data_.*")),
-    Section("Fine-tuning: ViT-B/16 and Swin V2-T", "02_vit_finetune / 03_swin_finetune",
-            "Training curves (train/validation loss, validation accuracy per epoch) of the full fine-tunes and linear probes.",
-            (r"(vit|swin)(_linear)?_curves", r"(vit|swin)(_linear)?_history", r"(vit|swin)_.*")),
-    Section("CLIP zero-shot", "04_clip_zero_shot",
-            "Zero-shot accuracy per prompt set on the same test images.",
-            (r"clip_prompts", r"clip_.*")),
-    Section("Comparison", "05_comparison",
-            "Accuracy with 95% confidence intervals, whether the differences are significant, where the models "
-            "disagree, which classes each finds hard, and how well calibrated they are.",
-            (r"comparison_headline", r"comparison_accuracy", r"comparison_pairwise", r"disagreement_counts",
-             r"disagreement_upset", r"disagreements", r"class_gaps", r"per_class_accuracy", r"confused_pairs",
-             r"confusion_top_classes", r"calibration", r"reliability", r"reliability_bins", r"comparison_.*")),
-    Section("Attention maps", "06_attention_maps",
-            "Where each model looks on images where they disagree, and a deletion test of how faithful each map is.",
-            (r"attention_faithfulness", r".*faithful.*", r"attention_.*", r"attn_.*", r"deletion.*")),
-    Section("Positional embeddings", "07_positional_embeddings",
-            "Cosine similarity of learned position embeddings (ViT, CLIP) and Swin V2's relative position bias.",
-            (r"posembed_structure", r"posembed_.*", r"pos_.*", r"swin_bias.*")),
-)
+def _names(models: list[str]) -> str:
+    return "|".join(re.escape(m) for m in models)
+
+
+def _sections() -> tuple[Section, ...]:
+    """The report's sections; the model sections' titles, notebooks and file patterns come from the registry."""
+    tuned = registry.trainable()
+    zero = [n for n in registry.available() if n not in tuned]
+    tuned_names, zero_names = _names(tuned), _names(zero)
+    return (
+        Section("Data", "01_data_prep",
+                "Images per split and class, the files that were converted or left out, and a sample of every class.",
+                (r"data_counts", r"problem_files", r"data_samples", r"data_sizes", r"data_.*")),
+        Section("Fine-tuning: " + " and ".join(registry.spec(n).title for n in tuned),
+                " / ".join(registry.spec(n).notebook for n in tuned),
+                "Training curves (train/validation loss, validation accuracy per epoch) of the full fine-tunes and "
+                "linear probes.",
+                (rf"({tuned_names})(_linear)?_curves", rf"({tuned_names})(_linear)?_history", rf"({tuned_names})_.*")),
+        Section("Zero-shot: " + " and ".join(registry.spec(n).title for n in zero),
+                " / ".join(registry.spec(n).notebook for n in zero),
+                "Zero-shot accuracy per prompt set on the same test images.",
+                (rf"({zero_names})_prompts", rf"({zero_names})_.*")),
+        Section("Comparison", "05_comparison",
+                "Accuracy with 95% confidence intervals, whether the differences are significant, where the models "
+                "disagree, which classes each finds hard, and how well calibrated they are.",
+                (r"comparison_headline", r"comparison_accuracy", r"comparison_pairwise", r"disagreement_counts",
+                 r"disagreement_upset", r"disagreements", r"class_gaps", r"per_class_accuracy", r"confused_pairs",
+                 r"confusion_top_classes", r"calibration", r"reliability", r"reliability_bins", r"comparison_.*")),
+        Section("Attention maps", "06_attention_maps",
+                "Where each model looks on images where they disagree, and a deletion test of how faithful each map is.",
+                (r"attention_faithfulness", r".*faithful.*", r"attention_.*", r"attn_.*", r"deletion.*")),
+        Section("Positional embeddings", "07_positional_embeddings",
+                "Cosine similarity of learned position embeddings (ViT, CLIP) and Swin V2's relative position bias.",
+                (r"posembed_structure", r"posembed_.*", r"pos_.*", r"swin_bias.*")),
+    )
+
+
+SECTIONS = _sections()
 
 
 def _listing(folder: Path, suffix: str) -> list[str]:

@@ -105,7 +105,7 @@ def test_found_models_in_known_order_then_extras(params):
 def test_headline_recomputes_accuracy_and_shows_missing_metrics_as_dash(params):
     fabricate(params, models=("vit", "swin", "clip"))
     joined = compare.load_joined(params, MAIN)
-    model_metrics = compare.read_metrics(params, MAIN)
+    model_metrics = compare.metrics_of(params, MAIN)
     del model_metrics["swin"]["num_parameters"]
     table = compare.headline_table(joined, model_metrics).set_index("model")
     for m in MAIN:

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from foodlib import artifacts, evaluate, models
+from foodlib import artifacts, models, scoring
 from foodlib.data import prepare
 
 METRIC_KEYS = [
@@ -54,7 +54,7 @@ def test_saved_checkpoint_reproduces_the_saved_predictions(smoke_ok, name):
     from foodlib.data import loader
 
     test = loader.CachedImages(prepared, "test", pre.eval())
-    logits = evaluate.predict(model, test, batch_size=64, num_workers=0, device="cpu")
+    logits = scoring.predict(model, test, batch_size=64, num_workers=0, device="cpu")
     preds = artifacts.read_predictions(smoke_ok, name).set_index("image_id").loc[test.image_ids]
     assert logits.argmax(1).tolist() == preds["pred"].tolist()
-    np.testing.assert_allclose(evaluate.softmax(logits), np.stack(preds["probs"]), atol=1e-5)
+    np.testing.assert_allclose(scoring.softmax(logits), np.stack(preds["probs"]), atol=1e-5)

@@ -1,16 +1,18 @@
-"""The model registry: every registered model loads with a head sized from the classes and its preprocessing."""
+"""The model registry: every model is named once, loads with its preprocessing, and every list derives from it."""
 import json
 
 import pytest
 import torch
 
-from foodlib import artifacts, models
+from foodlib import artifacts, config, models, registry, train
+from foodlib.models import hf, tinyclip
 
-# What each registered model's smoke stand-in must look like: (token grid of the first stage,
-# grid of the last stage). A model added to the registry needs an entry here (and so a test).
+# What each registered model's smoke stand-in must look like: its token grid at the first and last stage.
+# A model added to the registry needs an entry here (and so a test).
 TESTED = {
     "vit": {"first_grid": 7, "last_grid": 7},  # ViT-B/16 at 224: 14x14 throughout
     "swin": {"first_grid": 10, "last_grid": 5},  # Swin V2-T at 256: 64x64 ... 8x8
+    "clip": {"first_grid": 8, "last_grid": 8},  # CLIP ViT-B/32 at 224: 7x7
 }
 CLASSES = ["ceviche", "apple_pie", "bibimbap"]  # not sorted: the head must follow this order, not sort it
 
@@ -20,36 +22,86 @@ def test_every_registered_model_has_a_test():
     assert not untested, f"registered models without a test (add them to TESTED in tests/test_models.py): {untested}"
 
 
+def test_every_list_of_models_derives_from_the_registry():
+    from foodlib import compare, report
+
+    assert models.available() == ["vit", "swin", "clip"]
+    assert models.artifact_names() == ["vit", "swin", "clip", "vit_linear", "swin_linear"]
+    assert compare.MAIN_MODELS == tuple(models.available())
+    assert compare.KNOWN_MODELS == tuple(models.artifact_names())
+    assert [models.producer(n) for n in models.artifact_names()] == [
+        "02_vit_finetune", "03_swin_finetune", "04_clip_zero_shot", "02_vit_finetune", "03_swin_finetune"]
+    colours = [models.colour(n) for n in models.artifact_names()]
+    assert len(set(colours)) == len(colours) and models.colour("not_a_model") == "tab:gray"
+    titles = " ".join(s.title for s in report.SECTIONS)
+    assert all(models.spec(n).title in titles for n in models.available())
+    # a parameter for a published fine-tune of every fine-tuned model, and none for the others
+    fields = config.field_names()
+    assert [n for n in models.available() if f"{n}_finetuned" in fields] == registry.trainable() == ["vit", "swin"]
+
+
+def test_a_missing_prediction_file_names_its_notebook(smoke_params):
+    with pytest.raises(artifacts.MissingArtifactError, match="03_swin_finetune"):
+        artifacts.read_predictions(smoke_params, "swin_linear")
+    with pytest.raises(artifacts.MissingArtifactError, match="04_clip_zero_shot"):
+        artifacts.read_metrics(smoke_params, "clip")
+    assert artifacts.read_metrics(smoke_params, "clip", missing_ok=True) == {}
+
+
+@pytest.fixture(scope="module")
+def clip_params(tmp_path_factory):
+    """Smoke parameters with a randomly initialised tiny CLIP file as clip_model (fast: nothing trained)."""
+    folder = tmp_path_factory.mktemp("clip")
+    torch.manual_seed(0)
+    torch.save(tinyclip.build().state_dict(), folder / "tiny_random.pt")
+    return config.resolve("smoke", results_dir=str(folder / "results"), clip_model=str(folder / "tiny_random.pt"))
+
+
+def _grid(name: str, model) -> int:
+    if name == "clip":
+        return model.visual.input_resolution // model.visual.conv1.kernel_size[0]
+    return model.config.image_size // model.config.patch_size
+
+
 @pytest.mark.parametrize("name", models.available())
+def test_load_gives_the_model_with_its_own_preprocess(name, smoke_params, clip_params):
+    params = clip_params if name == "clip" else smoke_params
+    model, pre = models.load(name, params, CLASSES)
+    assert isinstance(pre, models.Preprocess)
+    x = pre.eval()(torch.randint(0, 256, (3, 90, 117), dtype=torch.uint8))
+    assert x.shape == (3, pre.image_size, pre.image_size)
+    grid = _grid(name, model)
+    assert grid == TESTED[name]["first_grid"] and grid not in (14, 7)  # not the real models' grids
+    with torch.no_grad():
+        if name == "clip":
+            assert model.encode_image(x[None]).shape == (1, model.text_projection.shape[1])
+        else:
+            assert model(pixel_values=x[None]).logits.shape == (1, len(CLASSES))
+
+
+@pytest.mark.parametrize("name", registry.trainable())
 def test_load_builds_tiny_model_with_head_from_classes(name, smoke_params):
     model, pre = models.load(name, smoke_params, CLASSES)
-    folder = models.tiny_dir(smoke_params, name)
+    folder = hf.local_dir(smoke_params, name)
     for f in ("config.json", "model.safetensors", "preprocessor_config.json", "tiny.json"):
         assert (folder / f).exists(), f"{f} missing from {folder}"
     assert model.config.id2label == dict(enumerate(CLASSES))
     assert model.config.label2id == {c: i for i, c in enumerate(CLASSES)}
     assert pre.image_size == model.config.image_size
-    s = models.spec(name)
-    assert (pre.mean, pre.std) == (s.tiny_mean, s.tiny_std)  # read back from the saved processor config
-    x = pre.eval()(torch.randint(0, 256, (3, 90, 117), dtype=torch.uint8))
-    assert x.shape == (3, pre.image_size, pre.image_size)
-    with torch.no_grad():
-        out = model(pixel_values=x[None], output_hidden_states=True)
-    assert out.logits.shape == (1, len(CLASSES))
-    grid = model.config.image_size // model.config.patch_size
-    assert grid == TESTED[name]["first_grid"] and grid not in (14, 8)
+    family = models.spec(name).family
+    assert (pre.mean, pre.std) == (family.tiny_mean, family.tiny_std)  # read back from the saved processor config
 
 
-@pytest.mark.parametrize("name", models.available())
+@pytest.mark.parametrize("name", registry.trainable())
 def test_tiny_model_is_built_once_and_reused(name, smoke_params):
     models.source(smoke_params, name)
-    weights = models.tiny_dir(smoke_params, name) / "model.safetensors"
+    weights = hf.local_dir(smoke_params, name) / "model.safetensors"
     before = weights.stat().st_mtime_ns
     models.source(smoke_params, name)
     assert weights.stat().st_mtime_ns == before
 
 
-@pytest.mark.parametrize("name", models.available())
+@pytest.mark.parametrize("name", registry.trainable())
 def test_load_base_is_the_backbone_without_a_new_head(name, smoke_params):
     base = models.load_base(smoke_params, name)
     assert not hasattr(base, "classifier")
@@ -69,9 +121,8 @@ def test_new_head_depends_on_the_seed_only(smoke_params):
 
 
 def test_swin_replaces_the_imagenet_head(smoke_params):
-    folder = models.tiny_dir(smoke_params, "swin")
     models.source(smoke_params, "swin")
-    assert len(json.loads((folder / "config.json").read_text())["id2label"]) == 1000
+    assert len(json.loads((hf.local_dir(smoke_params, "swin") / "config.json").read_text())["id2label"]) == 1000
     model, _ = models.load("swin", smoke_params, CLASSES)
     assert model.classifier.out_features == len(CLASSES)
 
@@ -87,6 +138,8 @@ def test_missing_checkpoint_names_the_notebook(name, notebook, smoke_params):
         models.load_finetuned(smoke_params, name, CLASSES)
     with pytest.raises(artifacts.MissingArtifactError, match=notebook):
         models.load_finetuned(smoke_params, name, CLASSES, variant="linear")
+    with pytest.raises(artifacts.MissingArtifactError, match=notebook):
+        models.load_final(name, smoke_params, CLASSES)
 
 
 def test_unknown_model_and_variant_are_refused(smoke_params):
@@ -94,3 +147,75 @@ def test_unknown_model_and_variant_are_refused(smoke_params):
         models.load("not_a_model", smoke_params, CLASSES)
     with pytest.raises(ValueError, match="probe"):
         models.artifact_name("vit", "probe")
+    with pytest.raises(ValueError, match="linear"):
+        models.artifact_name("clip", "linear")  # CLIP is not trained: no linear probe
+
+
+# -- a published fine-tune standing in for training ------------------------------------------
+
+def _published(params, folder, classes, order, rename=None):
+    """A fine-tuned tiny ViT whose head rows follow `classes`, saved with its labels in `order`
+    (and in another spelling: 'Apple pie' for 'apple_pie'), as a checkpoint from elsewhere would be."""
+    from transformers import AutoImageProcessor
+
+    model, pre = models.load("vit", params, classes)
+    with torch.random.fork_rng():
+        torch.manual_seed(5)  # a head unlike the seeded new one, so the order matters
+        torch.nn.init.normal_(model.classifier.weight, std=1.0)
+        torch.nn.init.normal_(model.classifier.bias, std=1.0)
+    saved_names = [classes[i].replace("_", " ").capitalize() for i in order]
+    if rename:
+        saved_names = [rename.get(n, n) for n in saved_names]
+    reordered, _ = models.load("vit", params, saved_names)  # a head with len(classes) rows
+    reordered.load_state_dict({k: (v[order] if k.startswith("classifier.") else v)
+                               for k, v in model.state_dict().items()})
+    reordered.save_pretrained(folder)
+    AutoImageProcessor.from_pretrained(models.source(params, "vit")).save_pretrained(folder)
+    return model, pre
+
+
+def test_published_finetune_with_labels_in_another_order_predicts_as_the_original(smoke_params, tmp_path):
+    order = [2, 0, 1]  # saved label i is CLASSES[order[i]]
+    original, pre = _published(smoke_params, tmp_path / "ckpt", CLASSES, order)
+    assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["id2label"]["0"] == "Bibimbap"
+    loaded, loaded_pre = models.load_published("vit", str(tmp_path / "ckpt"), CLASSES)
+    x = torch.randn(4, 3, pre.image_size, pre.image_size)
+    with torch.no_grad():
+        want, got = original(pixel_values=x).logits, loaded(pixel_values=x).logits
+    torch.testing.assert_close(got, want)  # column j is CLASSES[j] again
+    assert loaded.config.id2label == dict(enumerate(CLASSES)) and loaded_pre == pre
+
+
+def test_published_finetune_with_other_class_names_is_refused_naming_the_first(smoke_params, tmp_path):
+    _published(smoke_params, tmp_path / "ckpt", CLASSES, [0, 1, 2], rename={"Apple pie": "Bulgogi"})
+    with pytest.raises(ValueError, match="'apple_pie'"):
+        models.load_published("vit", str(tmp_path / "ckpt"), CLASSES)
+    with pytest.raises(ValueError, match="not fine-tuned"):
+        models.load_published("clip", str(tmp_path / "ckpt"), CLASSES)
+
+
+def test_class_order_matches_by_name_ignoring_case_and_separators():
+    assert hf.class_order(["Apple Pie", "beef-tartare", "ceviche"], ["ceviche", "apple_pie", "beef_tartare"]) == [2, 0, 1]
+    with pytest.raises(ValueError, match="4 labels, the dataset 3"):
+        hf.class_order(["a", "b", "c", "d"], ["a", "b", "c"])
+
+
+def test_fit_evaluates_a_published_finetune_instead_of_training(tmp_path):
+    from foodlib.data import prepare
+
+    base = config.resolve("smoke", results_dir=str(tmp_path / "results"), synthetic_train_per_class=4,
+                          synthetic_test_per_class=2)
+    prepared = prepare.prepare(base, progress=False)
+    classes = list(prepared.classes)
+    original, _ = _published(base, tmp_path / "ckpt", classes, list(range(len(classes)))[::-1])
+    params = config.resolve("smoke", results_dir=base.results_dir, synthetic_train_per_class=4,
+                            synthetic_test_per_class=2, vit_finetuned=str(tmp_path / "ckpt"))
+    assert train.fit(params, "vit", prepared, variant="linear", progress=False) is None  # the probe is skipped
+    result = train.fit(params, "vit", prepared, progress=False)
+    assert result.history.empty and result.summary()["published_checkpoint"] == str(tmp_path / "ckpt")
+    assert result.summary()["train_wall_time_s"] is None
+    # saved where notebooks 06 and 07 look for the fine-tune, in the dataset's class order
+    kept, pre = models.load_finetuned(params, "vit", classes)
+    x = torch.randn(2, 3, pre.image_size, pre.image_size)
+    with torch.no_grad():
+        torch.testing.assert_close(kept(pixel_values=x).logits, original(pixel_values=x).logits)

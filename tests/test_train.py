@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from foodlib import config, evaluate, models, train
+from foodlib import config, models, scoring, train
 from foodlib.data import loader, prepare
 
 
@@ -55,7 +55,7 @@ def test_interrupted_run_resumes_to_the_same_predictions(prepared_smoke):
 
     whole = train.fit(params, "vit", prepared, progress=False)
     assert whole.finished and len(whole.history) == 3
-    expected, _ = evaluate.test_predictions(params, whole, prepared)
+    expected, _ = scoring.test_predictions(params, whole, prepared)
 
     import shutil
 
@@ -70,7 +70,7 @@ def test_interrupted_run_resumes_to_the_same_predictions(prepared_smoke):
 
     resumed = train.fit(params, "vit", prepared, progress=False)
     assert resumed.finished and resumed.state["global_step"] == whole.state["global_step"]
-    got, _ = evaluate.test_predictions(params, resumed, prepared)
+    got, _ = scoring.test_predictions(params, resumed, prepared)
     assert got["pred"].tolist() == expected["pred"].tolist()
     np.testing.assert_allclose(np.stack(got["probs"]), np.stack(expected["probs"]), atol=1e-6)
     assert resumed.history["val_top1"].tolist() == whole.history["val_top1"].tolist()

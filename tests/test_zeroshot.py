@@ -1,4 +1,4 @@
-"""CLIP zero-shot (foodlib.zeroshot) and the tiny CLIP stand-in (foodlib.tinyclip)."""
+"""CLIP zero-shot (foodlib.zeroshot), loading CLIP through the registry, and the tiny CLIP stand-in."""
 import json
 
 import numpy as np
@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from foodlib import artifacts, config, tinyclip, zeroshot
+from foodlib import artifacts, config, models, zeroshot
+from foodlib.models import clipmodels, tinyclip
 from foodlib.data.prepare import load_prepared
 
 # The trained tiny CLIP must score at least this on the synthetic test split (10 classes: chance is 10%).
@@ -27,8 +28,8 @@ def random_clip_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def random_clip(random_clip_file):
-    """The same file loaded back through load_clip (clip.load on a checkpoint path)."""
-    model, _ = zeroshot.load_clip(config.resolve("smoke", clip_model=str(random_clip_file)))
+    """The same file loaded back through the registry (clip.load on a checkpoint path)."""
+    model, _ = models.load("clip", config.resolve("smoke", clip_model=str(random_clip_file)), CLASSES)
     return model
 
 
@@ -55,10 +56,10 @@ def test_tensor_transform_matches_clip_preprocess():
     rng = np.random.default_rng(0)
     array = rng.integers(0, 256, size=(90, 120, 3), dtype=np.uint8)
     reference = clip.clip._transform(64)(Image.fromarray(array))  # PIL path of clip.load's preprocess
-    ours = zeroshot.image_transform(64)(torch.from_numpy(array).permute(2, 0, 1))
+    ours = clipmodels.tiny_preprocess(64).eval()(torch.from_numpy(array).permute(2, 0, 1))
     assert ours.shape == reference.shape == (3, 64, 64)
     diff = (ours - reference).abs()
-    one_level = 1 / 255 / min(zeroshot.CLIP_STD)  # one uint8 step after normalisation
+    one_level = 1 / 255 / min(clipmodels.CLIP_STD)  # one uint8 step after normalisation
     assert diff.max() <= 2.5 * one_level and diff.mean() < 0.5 * one_level
 
 
@@ -108,18 +109,23 @@ def test_clip_loss_rewards_matched_pairs():
     torch.testing.assert_close(chance, torch.tensor(np.log(8), dtype=torch.float32))
 
 
-def test_load_clip_accepts_a_checkpoint_path_and_refuses_unknown_names(smoke_params, random_clip_file):
-    model, preprocess = zeroshot.load_clip(config.resolve("smoke", clip_model=str(random_clip_file)))
+def test_clip_loads_a_checkpoint_path_with_its_own_preprocess_and_refuses_unknown_names(random_clip_file):
+    import clip
+
+    model, pre = models.load("clip", config.resolve("smoke", clip_model=str(random_clip_file)), CLASSES)
     assert model.visual.input_resolution == 64 and next(model.parameters()).dtype == torch.float32
-    assert preprocess(Image.new("RGB", (100, 80))).shape == (3, 64, 64)
+    # The Preprocess is read off the transform clip.load returns: size, bicubic, no extra crop margin, CLIP's stats.
+    assert (pre.image_size, pre.interpolation, pre.crop_ratio) == (64, "bicubic", 1.0)
+    assert pre == models.Preprocess.from_torchvision(clip.clip._transform(64))
+    assert pre.eval()(torch.zeros(3, 100, 80, dtype=torch.uint8)).shape == (3, 64, 64)
     with pytest.raises(ValueError, match="ViT-B/32"):
-        zeroshot.load_clip(config.resolve("smoke", clip_model="ViT-B/33"))
+        models.load("clip", config.resolve("smoke", clip_model="ViT-B/33"), CLASSES)
 
 
 def _test_features(params):
     """(image features, labels, model) of the cached tiny CLIP on the synthetic test split."""
-    model, _ = zeroshot.load_clip(params)
-    loader = zeroshot.eval_loader(params, model, load_prepared(params), "cpu")
+    model, pre = models.load("clip", params, CLASSES)
+    loader = zeroshot.eval_loader(params, pre, load_prepared(params), "cpu")
     return zeroshot.image_features(model, loader), np.asarray(loader.dataset.labels), model
 
 

@@ -198,7 +198,7 @@ def _progress(total: int, initial: int, enabled: bool):
 def load_prepared(params: Params) -> Prepared:
     """The prepared cache that notebook 01 wrote; fails naming 01 when it is missing or stale."""
     root = prepared_dir(params)
-    artifacts.require(root / "index.parquet", "data")
+    artifacts.require(root / "index.parquet", "01_data_prep")
     made_with = json.loads((root / "settings.json").read_text())
     if made_with != _settings(params):
         diff = {k: (made_with.get(k), v) for k, v in _settings(params).items() if made_with.get(k) != v}

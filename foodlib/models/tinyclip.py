@@ -4,8 +4,8 @@ A random CLIP scores chance, so a smoke run could not tell a working zero-shot
 pipeline from a broken one. This module builds `clip.model.CLIP` with small
 widths, trains it for a few seconds on CPU with the CLIP objective on the
 synthetic TRAINING images (never val or test) captioned with their class name,
-and saves the state dict. `foodlib.zeroshot.load_clip` then reads it back with
-`clip.load(path)`, the same call the full profile makes with a model name.
+and saves the state dict. `foodlib.models.load("clip", ...)` then reads it back with `clip.load(path)`,
+the same call the full profile makes with a model name.
 
 The visual encoder is a ViT (`clip.model.VisionTransformer`) on 64 px images
 with 8 px patches: an 8x8 grid, unlike the 7x7 of ViT-B/32 at 224 px, so code
@@ -14,7 +14,6 @@ position embeddings).
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from pathlib import Path
@@ -24,10 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from foodlib import artifacts, zeroshot
+from foodlib import artifacts, runtime
 from foodlib.config import Params
 from foodlib.data.loader import decode_rgb
 from foodlib.data.prepare import Prepared, load_prepared
+from foodlib.models.clipmodels import class_texts, import_clip, tiny_preprocess
 
 # clip.model.build_model infers heads as width // 64, so widths are multiples of 64.
 # Image 64 px / patch 8 px -> an 8x8 grid + 1 class token = 65 positions.
@@ -72,7 +72,7 @@ MODEL_FILE = "tiny_clip.pt"
 
 def build(**overrides: int):
     """A randomly initialised `clip.model.CLIP` with the tiny ARCH (fields overridable)."""
-    CLIP = zeroshot.import_clip().model.CLIP
+    CLIP = import_clip().model.CLIP
     arch = {**ARCH, **overrides}
     if arch["vision_width"] < 64 or arch["transformer_width"] < 64:
         raise ValueError("clip.model.build_model infers heads as width // 64: widths must be >= 64")
@@ -91,7 +91,7 @@ def clip_loss(image_feats: torch.Tensor, text_feats: torch.Tensor, logit_scale: 
 def training_images(prepared: Prepared, n_px: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, 3, n_px, n_px) normalised float images and (N,) labels of the TRAIN split only."""
     rows = prepared.split("train")
-    transform = zeroshot.image_transform(n_px)
+    transform = tiny_preprocess(n_px).eval()
     images = torch.stack([transform(decode_rgb(prepared.path(p))) for p in rows["path"]])
     return images, torch.tensor(rows["label"].to_numpy(), dtype=torch.long)
 
@@ -119,9 +119,9 @@ def train(model, images: torch.Tensor, labels: torch.Tensor, classes: Sequence[s
     random initialisation: the captions use ~60 of its rows, and updating all of
     them every step would make each step 1.5x as slow for nothing.
     """
-    clip = zeroshot.import_clip()
+    clip = import_clip()
     rng = np.random.default_rng(seed)
-    names = zeroshot.class_texts(classes)
+    names = class_texts(classes)
     # Every caption the training can draw, tokenized once: (num_classes, num_captions, context_length).
     tokens = clip.tokenize([t.format(n) for n in names for t in CAPTIONS], context_length=model.context_length)
     tokens = tokens.view(len(names), len(CAPTIONS), -1)
@@ -148,22 +148,6 @@ def train(model, images: torch.Tensor, labels: torch.Tensor, classes: Sequence[s
     return losses
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Run torch on one thread inside the block.
-
-    Ops this small gain little from a second thread, and when other processes
-    share the cores, threads waiting for each other at every op made training
-    5-20x slower (measured on the 2-core test machine).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def model_path(params: Params) -> Path:
     return params.cache_dir / "models" / MODEL_FILE
 
@@ -183,7 +167,8 @@ def ensure(params: Params, progress: bool = True) -> Path:
     if path.exists() and info_path.exists() and json.loads(info_path.read_text()).get("settings") == settings:
         return path
     t0 = time.perf_counter()
-    with torch.random.fork_rng(), _one_thread():  # seeded here, without disturbing the caller's RNG
+    # Seeded here, without disturbing the caller's RNG; one thread (runtime.limit_threads says why).
+    with torch.random.fork_rng(), runtime.limit_threads(1):
         torch.manual_seed(params.seed)
         model = build()
         images, labels = training_images(prepared, ARCH["image_resolution"])

@@ -1,12 +1,11 @@
-"""Evaluate a trained classifier and write what notebooks 02 and 03 hand on.
+"""Score a trained classifier on a split and write what notebooks 02 and 03 hand on.
 
 `predict` runs a model over a split; `report` writes the contract files of one
 trained classifier: test predictions, metrics JSON, the per-epoch history table
-and the training-curve figure.
+and the training-curve figure (drawn by `foodlib.training_plots`).
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -15,20 +14,13 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from foodlib import artifacts, metrics, runtime
+from foodlib import artifacts, metrics, runtime, training_plots
 from foodlib.config import Params
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
 
-if TYPE_CHECKING:  # import cycle: train imports evaluate
+if TYPE_CHECKING:  # import cycle: train imports scoring
     from foodlib.train import TrainResult
-
-
-def autocast(device: str, amp_dtype):
-    """Mixed-precision context on GPU; a no-op in full precision."""
-    if amp_dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device, dtype=amp_dtype)
 
 
 @torch.no_grad()
@@ -43,7 +35,7 @@ def predict(model, dataset, *, batch_size: int, num_workers: int, device: str, a
                                  device=device)
     out = []
     for x, _ in tqdm(batches, desc=desc, disable=not progress, mininterval=5):
-        with autocast(device, amp_dtype):
+        with runtime.autocast(device, amp_dtype):
             logits = model(pixel_values=x.to(device, non_blocking=True)).logits
         out.append(logits.float().cpu())
     model.train(was_training)
@@ -75,15 +67,17 @@ def test_predictions(params: Params, result: "TrainResult", prepared: Prepared) 
     return frame, summary
 
 
-def report(params: Params, result: "TrainResult", prepared: Prepared) -> dict[str, Any]:
-    """Write predictions, metrics, history table and curves of `result`; return the metrics."""
+def report(params: Params, result: "TrainResult | None", prepared: Prepared) -> dict[str, Any] | None:
+    """Write predictions, metrics, history table and curves of `result`; return the metrics (None for no result)."""
+    if result is None:  # a run that was skipped (train.fit says why)
+        return None
     frame, summary = test_predictions(params, result, prepared)
     artifacts.write_predictions(frame, result.name, params, num_classes=len(prepared.classes))
     row = {**summary, **result.summary()}
     artifacts.write_metrics(params, result.name, row)
     if len(result.history):
         artifacts.write_table(result.history, params.subdir("tables") / f"{result.name}_history.csv", params)
-        fig = curves_figure(result.history, title=f"{result.name}: training curves")
+        fig = training_plots.curves_figure(result.history, title=f"{result.name}: training curves")
         artifacts.save_figure(fig, params.subdir("figures") / f"{result.name}_curves.png", params)
         import matplotlib.pyplot as plt
 
@@ -91,30 +85,8 @@ def report(params: Params, result: "TrainResult", prepared: Prepared) -> dict[st
     return row
 
 
-def curves_figure(history: pd.DataFrame, title: str = ""):
-    """Train/val loss and val top-1 per epoch; the best epoch is marked."""
-    import matplotlib.pyplot as plt
-
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.2))
-    ax_loss.plot(history["epoch"], history["train_loss"], "o-", label="train (as optimised: augmented, smoothed)")
-    ax_loss.plot(history["epoch"], history["val_loss"], "o-", label="validation")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax_loss.legend(frameon=False, fontsize=8)
-    ax_acc.plot(history["epoch"], history["val_top1"], "o-", color="C2")
-    best = history.loc[history["val_top1"].idxmax()]
-    ax_acc.axvline(best["epoch"], color="grey", lw=0.8, ls="--")
-    ax_acc.text(0.98, 0.04, f"best {best['val_top1']:.3f} at epoch {int(best['epoch'])}", transform=ax_acc.transAxes,
-                ha="right", va="bottom", fontsize=8)
-    ax_acc.set(xlabel="epoch", ylabel="top-1", title="validation accuracy", ylim=(0, 1.02))
-    for ax in (ax_loss, ax_acc):
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
 def metrics_table(rows: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """One row per classifier with the headline numbers, for display."""
     keys = ["top1", "top5", "mean_per_class_recall", "macro_f1", "loss", "epochs_run", "best_epoch",
             "num_trainable_parameters", "train_wall_time_s", "train_images_per_s", "eval_images_per_s"]
-    return pd.DataFrame([{"model": name, **{k: row.get(k) for k in keys}} for name, row in rows.items()])
+    return pd.DataFrame([{"model": name, **{k: row.get(k) for k in keys}} for name, row in rows.items() if row])

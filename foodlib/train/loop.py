@@ -1,21 +1,18 @@
-"""Fine-tuning and linear probing: a plain PyTorch loop that resumes exactly.
+"""The training loop: fine-tuning and linear probing that resume exactly.
 
 Why not `transformers.Trainer`: resuming must give the same predictions as an
-uninterrupted run (tested on CPU), which needs control over every random draw,
-and the smoke profile trains on two CPU cores where the Trainer's overhead
-matters. Here every random draw is a function of (seed, epoch, index) for
-augmentation and of (seed, step) for dropout/drop-path, and the data order is
-a permutation seeded by (seed, epoch); so a run resumed at step k from the
-`last/` checkpoint replays exactly what an uninterrupted run does after step k.
+uninterrupted run (tested on CPU), which needs control over every random draw
+(`foodlib.train.sampling`), and the smoke profile trains on two CPU cores where
+the Trainer's overhead matters.
 
-Checkpoints (foodlib.checkpoints) live in `models.checkpoint_dir(...)`: `best/` holds the
+Checkpoints (`foodlib.train.checkpoints`) live in `models.checkpoint_dir(...)`: `best/` holds the
 weights with the best validation top-1, `last/` what a resumed run continues from; `last/` is
 written at each epoch end, every SAVE_EVERY_S seconds and when `max_steps` stops the run.
 """
 from __future__ import annotations
 
 import json
-import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,95 +21,20 @@ from typing import Any
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset, Sampler
 
-from foodlib import checkpoints, evaluate, metrics, models, runtime
+from foodlib import artifacts, metrics, models, runtime, scoring
 from foodlib.config import Params
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
+from foodlib.train import checkpoints
+from foodlib.train.sampling import EpochOrder, EpochSeeded, mix
+from foodlib.train.schedule import Plan, make_plan
 
 SAVE_EVERY_S = 600  # a mid-epoch `last/` checkpoint at most this often: an interruption loses <= 10 min
 LOG_EVERY = 25  # steps between TensorBoard train-loss points (reading the loss syncs the GPU)
 # Gradient-norm clipping at 1.0: the transformers.Trainer default (max_grad_norm=1.0) that the
 # published Food-101 fine-tunes cited in foodlib/config.py ran with.
 MAX_GRAD_NORM = 1.0
-# Linear probe without weight decay and without TrivialAugment (crop + flip only), as in MAE's
-# linear-probing recipe (He et al. 2022, "Masked Autoencoders Are Scalable Vision Learners", appendix A.2).
-LINEAR_WEIGHT_DECAY = 0.0
-
-
-def _mix(*parts: int) -> int:
-    """A 63-bit seed from integers (deterministic, unlike hash() of strings)."""
-    h = 1469598103934665603
-    for p in parts:
-        h = ((h ^ (p & 0xFFFFFFFFFFFF)) * 1099511628211) % (1 << 63)
-    return h
-
-
-class EpochOrder(Sampler):
-    """A permutation of range(n) seeded by (seed, epoch), started `skip` items in; yields (epoch, index)."""
-
-    def __init__(self, n: int, seed: int):
-        self.n, self.seed, self.epoch, self.skip = n, seed, 0, 0
-
-    def set_epoch(self, epoch: int, skip: int = 0) -> None:
-        self.epoch, self.skip = epoch, skip
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(_mix(self.seed, self.epoch))
-        order = torch.randperm(self.n, generator=g).tolist()
-        return iter([(self.epoch, i) for i in order[self.skip:]])
-
-    def __len__(self) -> int:
-        return self.n - self.skip
-
-
-class EpochSeeded(Dataset):
-    """Training images keyed by (epoch, index); the augmentation is seeded by (seed, epoch, index)."""
-
-    def __init__(self, images: loader.CachedImages, seed: int):
-        self.images, self.seed = images, seed
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, key: tuple[int, int]):
-        epoch, i = key
-        img = loader.decode_rgb(self.images.paths[i])
-        with torch.random.fork_rng(devices=[]):  # leave the caller's RNG alone
-            torch.manual_seed(_mix(self.seed, epoch, i))
-            img = self.images.transform(img)
-        return img, self.images.labels[i]
-
-
-@dataclass
-class Plan:
-    """What one training run does: derived from the parameters and the variant."""
-
-    variant: str
-    epochs: int
-    lr: float
-    weight_decay: float
-    augment: bool
-    steps_per_epoch: int
-
-    @property
-    def total_steps(self) -> int:
-        return self.epochs * self.steps_per_epoch
-
-    def lr_at(self, step: int, warmup_ratio: float) -> float:
-        """Linear warm-up, then linear decay to 0 (the schedule of the cited recipes)."""
-        warmup = max(1, round(warmup_ratio * self.total_steps))
-        if step < warmup:
-            return self.lr * (step + 1) / warmup
-        return self.lr * max(0.0, (self.total_steps - step) / max(1, self.total_steps - warmup))
-
-
-def make_plan(params: Params, variant: str, num_train: int) -> Plan:
-    steps = math.ceil(num_train / params.batch_size)
-    if variant == "linear":
-        return Plan(variant, params.linear_probe_epochs, params.linear_probe_lr, LINEAR_WEIGHT_DECAY, False, steps)
-    return Plan(variant, params.num_epochs, params.lr, params.weight_decay, True, steps)
 
 
 @dataclass
@@ -135,15 +57,17 @@ class TrainResult:
         """The training keys of the metrics JSON."""
         s = self.state
         n_all, n_train = models.count_parameters(self.model)
+        trained = not s.get("published")
         return {
-            "train_wall_time_s": s["wall_time_s"],
-            "train_images_per_s": s["train_images"] / max(s["step_time_s"], 1e-9),
+            "train_wall_time_s": s["wall_time_s"] if trained else None,
+            "train_images_per_s": s["train_images"] / max(s["step_time_s"], 1e-9) if trained else None,
             "num_parameters": n_all,
             "num_trainable_parameters": n_train,
             "peak_gpu_mem_gb": s["peak_gpu_mem_gb"],
             "epochs_run": s["epoch"],
             "best_epoch": s["best_epoch"],
             "stop_reason": s["stop_reason"],
+            **({} if trained else {"published_checkpoint": s["published"]}),
         }
 
 
@@ -168,7 +92,7 @@ def _new_state(fingerprint: dict) -> dict[str, Any]:
 
 def _freeze_for(model, model_name: str, variant: str) -> None:
     """Linear probe: only the head learns."""
-    head = models.spec(model_name).head + "."
+    head = models.spec(model_name).family.head + "."
     for name, p in model.named_parameters():
         p.requires_grad = variant == "finetune" or name.startswith(head)
 
@@ -182,8 +106,19 @@ def _optimizer(model, plan: Plan):
 
 
 def fit(params: Params, model_name: str, prepared: Prepared, variant: str = "finetune",
-        progress: bool = True) -> TrainResult:
-    """Train (or resume, or reuse a finished run of) `model_name` on the prepared data."""
+        progress: bool = True) -> TrainResult | None:
+    """Train (or resume, or reuse a finished run of) `model_name` on the prepared data.
+
+    With a published fine-tune (`<model_name>_finetuned`), the fine-tune is that
+    checkpoint, evaluated instead of trained, and the linear probe is skipped (None).
+    """
+    published = params.finetuned(model_name)
+    if published:
+        if variant != "finetune":
+            print(f"{models.artifact_name(model_name, variant)}: skipped: {model_name}_finetuned={published!r} "
+                  "stands in for training")
+            return None
+        return from_published(params, model_name, prepared, published)
     device = runtime.resolve_device(params.device)
     amp_dtype = runtime.autocast_dtype(params.mixed_precision, device)
     model, preprocess = models.load(model_name, params, prepared.classes, device=device)
@@ -198,7 +133,7 @@ def fit(params: Params, model_name: str, prepared: Prepared, variant: str = "fin
     fingerprint = _fingerprint(params, model_name, plan, list(prepared.classes), prepared.root)
     state = checkpoints.resume_state(ckpt, fingerprint) or _new_state(fingerprint)
     optimizer = _optimizer(model, plan)
-    last = models.settled(ckpt / "last")
+    last = artifacts.settled(ckpt / "last")
     if state["global_step"] and not state["finished"]:
         checkpoints.load_last(last, model, optimizer, device)
         print(f"{name}: resuming from step {state['global_step']} (epoch {state['epoch'] + 1})")
@@ -213,6 +148,20 @@ def fit(params: Params, model_name: str, prepared: Prepared, variant: str = "fin
         _freeze_for(model, model_name, variant)  # so the trainable-parameter count describes this variant
     model.eval()
     return TrainResult(name, model_name, variant, model, preprocess, pd.DataFrame(state["history"]), state)
+
+
+def from_published(params: Params, model_name: str, prepared: Prepared, path_or_id: str) -> TrainResult:
+    """A published fine-tune as the result of training: saved as the best checkpoint that 06 and 07 load."""
+    device = runtime.resolve_device(params.device)
+    model, preprocess = models.load_published(model_name, path_or_id, prepared.classes, device)
+    ckpt = models.checkpoint_dir(params, model_name)
+    shutil.rmtree(ckpt, ignore_errors=True)  # a later run without it must not mistake this for its own training
+    checkpoints.save_best(ckpt / "best", model, path_or_id, params, epoch=None)
+    print(f"{model_name}: using the published fine-tune {path_or_id} (labels matched to the dataset's classes "
+          "by name); not trained here")
+    state = {**_new_state({}), "finished": True, "stop_reason": "published fine-tune", "published": path_or_id}
+    name = models.artifact_name(model_name)
+    return TrainResult(name, model_name, "finetune", model, preprocess, pd.DataFrame(), state)
 
 
 class _Run:
@@ -296,8 +245,8 @@ class _Run:
         step = self.state["global_step"]
         for group in self.opt.param_groups:
             group["lr"] = self.plan.lr_at(step, self.p.warmup_ratio)
-        torch.manual_seed(_mix(self.p.seed, step, 7))  # dropout / drop-path draws depend on the step only
-        with evaluate.autocast(self.device, self.amp_dtype):
+        torch.manual_seed(mix(self.p.seed, step, 7))  # dropout / drop-path draws depend on the step only
+        with runtime.autocast(self.device, self.amp_dtype):
             logits = self.model(pixel_values=x).logits
         loss = F.cross_entropy(logits.float(), y, label_smoothing=self.p.label_smoothing)
         self.opt.zero_grad(set_to_none=True)
@@ -312,13 +261,13 @@ class _Run:
         """End of an epoch: validation, history row, best checkpoint, early stopping, last checkpoint."""
         s = self.state
         self._tick()
-        logits = evaluate.predict(self.model, val_set, batch_size=self.p.eval_batch_size,
+        logits = scoring.predict(self.model, val_set, batch_size=self.p.eval_batch_size,
                                   num_workers=self.p.num_workers, device=self.device, amp_dtype=self.amp_dtype)
         labels = val_set.labels
         top1 = metrics.top1(labels, logits.argmax(1))
         row = {"epoch": s["epoch"] + 1, "step": s["global_step"],
                "train_loss": s["epoch_loss_sum"] / max(1, s["epoch_images"]),
-               "val_loss": evaluate.cross_entropy(logits, labels), "val_top1": top1,
+               "val_loss": scoring.cross_entropy(logits, labels), "val_top1": top1,
                "lr": self.opt.param_groups[0]["lr"], "elapsed_s": s["wall_time_s"]}
         s["history"].append(row)
         for key in ("train_loss", "val_loss", "val_top1"):

@@ -2,7 +2,7 @@
 
   last/  weights + optimizer state + trainer state (JSON): what a resumed run continues from
   best/  `save_pretrained` weights + the processor config + provenance: what notebooks 06 and 07 load
-Each folder is written beside its target and swapped in whole (`models.swap_in`).
+Each folder is written beside its target and swapped in whole (`artifacts.swap_in`).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from foodlib import artifacts, models
+from foodlib import artifacts
 from foodlib.config import Params
 
 
@@ -28,7 +28,7 @@ def save_last(folder: Path, model, optimizer, state: dict, weights: bool = True)
         save_file(tensors, str(tmp / "optimizer.safetensors"))
         (tmp / "optimizer_groups.json").write_text(json.dumps(groups))
     (tmp / "state.json").write_text(json.dumps(state, indent=1))
-    models.swap_in(tmp, folder)
+    artifacts.swap_in(tmp, folder)
 
 
 def _flatten_optimizer(sd: dict) -> tuple[dict[str, torch.Tensor], list]:
@@ -56,12 +56,12 @@ def save_best(folder: Path, model, source: str, params: Params, epoch: int) -> N
     model.save_pretrained(tmp)
     AutoImageProcessor.from_pretrained(source).save_pretrained(tmp)  # the matching preprocessing travels along
     artifacts.write_json(tmp / "provenance.json", {"epoch": epoch, **artifacts.provenance(params)})
-    models.swap_in(tmp, folder)
+    artifacts.swap_in(tmp, folder)
 
 
 def resume_state(ckpt: Path, fingerprint: dict) -> dict | None:
     """The saved trainer state if it was made with the same settings; else clear the folder."""
-    last = models.settled(ckpt / "last")
+    last = artifacts.settled(ckpt / "last")
     if (last / "state.json").exists():
         state = json.loads((last / "state.json").read_text())
         if state["fingerprint"] == fingerprint:

@@ -1,0 +1,105 @@
+"""Models by registry name: what `foodlib.registry` names, loaded with its preprocessing.
+
+    models.available()                          -> ["vit", "swin", "clip"]
+    models.load(name, params, classes)          -> (model, Preprocess): the starting point
+    models.load_final(name, params, classes)    -> (model, Preprocess): the model 05-07 analyse
+
+Whatever the source (`model_source`: hub, tiny, random), weights and their
+preprocessing travel together. Which notebook writes a model's predictions,
+its colour in figures and its report section come from its `ModelSpec` in
+`foodlib.registry` (re-exported here); adding a model is one entry there and
+its test (tests/test_models.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from foodlib import artifacts
+from foodlib.config import Params
+from foodlib.models import clipmodels, hf
+from foodlib.models.preprocess import Preprocess
+from foodlib.registry import (REGISTRY, ClipZeroShot, HFClassifier, ModelSpec, artifact_name, artifact_names,
+                              available, colour, producer, spec, trainable)
+
+__all__ = [  # the registry's names, then loading
+    "REGISTRY", "ModelSpec", "HFClassifier", "ClipZeroShot", "available", "spec", "trainable", "artifact_name",
+    "artifact_names", "producer", "colour",
+    "Preprocess", "source", "load", "load_final", "load_finetuned", "load_published", "load_base", "checkpoint_dir", "best_dir",
+    "count_parameters",
+]
+
+
+# -- loading --------------------------------------------------------------------------------
+
+def source(params: Params, model_name: str) -> str:
+    """Where the starting weights come from: a hub id, a released CLIP name, or a local path."""
+    s = spec(model_name)
+    if isinstance(s.family, ClipZeroShot):
+        return clipmodels.source(params)
+    return hf.source(params, model_name, s.family)
+
+
+def load(model_name: str, params: Params, classes: Sequence[str], device: str = "cpu",
+         attn_implementation: str | None = None):
+    """(model, Preprocess): the starting point; for a fine-tuned family a new head of len(classes) outputs."""
+    s = spec(model_name)
+    if isinstance(s.family, ClipZeroShot):
+        return clipmodels.load(params, device)
+    return hf.load(s.family, model_name, params, classes, device, attn_implementation)
+
+
+def checkpoint_dir(params: Params, model_name: str, variant: str = "finetune") -> Path:
+    """Folder of one training run's checkpoints (`best/`, `last/`): outside git, under the cache."""
+    return params.cache_dir / "checkpoints" / artifact_name(model_name, variant)
+
+
+def best_dir(params: Params, model_name: str, variant: str = "finetune") -> Path:
+    return artifacts.settled(checkpoint_dir(params, model_name, variant) / "best")
+
+
+def load_finetuned(params: Params, model_name: str, classes: Sequence[str], device: str = "cpu",
+                   attn_implementation: str | None = None, variant: str = "finetune"):
+    """The best checkpoint notebook 02 (vit) or 03 (swin) kept, and its Preprocess."""
+    name = artifact_name(model_name, variant)
+    folder = best_dir(params, model_name, variant)
+    artifacts.require(folder / "config.json", producer(name))
+    try:
+        return hf.load_checkpoint(folder, classes, device, attn_implementation)
+    except artifacts.MissingArtifactError as exc:
+        raise artifacts.MissingArtifactError(
+            f"{exc}: run notebooks/{producer(name)}.ipynb again with these parameters first") from None
+
+
+def load_published(model_name: str, path_or_id: str, classes: Sequence[str], device: str = "cpu"):
+    """A published fine-tune of `model_name` (hub id or local folder), its head reordered to `classes`.
+
+    Labels are matched by name (case, '_', '-' and spacing ignored); a checkpoint
+    whose names differ is refused, naming the first class it lacks.
+    """
+    s = spec(model_name)
+    if not s.trainable:
+        raise ValueError(f"{model_name!r} is not fine-tuned: there is no fine-tune to stand in for")
+    return hf.load_published(s.family, path_or_id, classes, device)
+
+
+def load_final(model_name: str, params: Params, classes: Sequence[str], device: str = "cpu",
+               attn_implementation: str | None = None):
+    """The model whose predictions notebook 05 compares: the fine-tuned checkpoint, or CLIP itself."""
+    if spec(model_name).trainable:
+        return load_finetuned(params, model_name, classes, device, attn_implementation)
+    return load(model_name, params, classes, device, attn_implementation)
+
+
+def load_base(params: Params, model_name: str, device: str = "cpu", attn_implementation: str | None = None):
+    """The pretrained backbone as published (no new head): the 'before fine-tuning' model."""
+    s = spec(model_name)
+    if not s.trainable:
+        raise ValueError(f"{model_name!r} is not fine-tuned: load it with models.load")
+    return hf.load_base(s.family, model_name, params, device, attn_implementation)
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """(all, trainable) parameter counts."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)

@@ -1,0 +1,203 @@
+"""Hugging Face image classifiers (ViT, Swin V2): where the weights come from, and loading them.
+
+Sources (`model_source`): `hub`, the published pretrained id; `tiny`, a small
+config of the same family (smoke); `random`, the published architecture with
+random weights (rehearsal). Tiny and random are built once, saved under
+`<cache_dir>/models/<source>/<name>` and loaded back through the same
+`from_pretrained` call as the hub id, so every profile runs the same code.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import torch
+
+from foodlib import artifacts
+from foodlib.config import Params
+from foodlib.models.preprocess import Preprocess
+from foodlib.registry import HFClassifier
+
+# -- where the starting weights come from -----------------------------------------------
+
+def _model_class(family: HFClassifier) -> type:
+    import transformers
+
+    return getattr(transformers, family.model_class)
+
+
+def local_dir(params: Params, name: str) -> Path:
+    """Folder of a locally built stand-in (`tiny` or `random` source)."""
+    return params.cache_dir / "models" / params.model_source / name
+
+
+def _marker(name: str, seed: int, config) -> dict:
+    return json.loads(json.dumps({"model_name": name, "seed": seed, "config": config.to_dict()}))
+
+
+def build_tiny(family: HFClassifier, name: str, folder: str | Path, seed: int = 0) -> Path:
+    """Save the tiny stand-in (config, safetensors weights, processor config) to `folder`, atomically."""
+    from transformers import ViTImageProcessor
+
+    config = family.tiny_config()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = _model_class(family)(config)
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    size = {"height": config.image_size, "width": config.image_size}
+    ViTImageProcessor(size=size, image_mean=list(family.tiny_mean), image_std=list(family.tiny_std)).save_pretrained(tmp)
+    (tmp / "tiny.json").write_text(json.dumps(_marker(name, seed, config)))  # written last: marks it complete
+    artifacts.swap_in(tmp, folder)
+    return folder
+
+
+def source(params: Params, name: str, family: HFClassifier) -> str:
+    """What `from_pretrained` is given: the hub id, or a local folder (built once, then reused)."""
+    if params.model_source == "hub":
+        return family.hub_id
+    folder = local_dir(params, name)
+    if params.model_source == "random":
+        from foodlib.models import archs
+
+        if not archs.is_current(folder, name, params.seed):
+            archs.build_random(name, folder, seed=params.seed)
+        return str(folder)
+    marker = folder / "tiny.json"
+    if not (marker.exists() and json.loads(marker.read_text()) == _marker(name, params.seed, family.tiny_config())):
+        build_tiny(family, name, folder, seed=params.seed)
+    return str(folder)
+
+
+def preprocess_from(path_or_id: str, config) -> Preprocess:
+    """Preprocess from a checkpoint: its config's image size, its processor config's mean and std."""
+    from transformers import AutoImageProcessor
+
+    processor = AutoImageProcessor.from_pretrained(path_or_id)
+    size = config.image_size if isinstance(config.image_size, int) else config.image_size[0]
+    return Preprocess(int(size), tuple(map(float, processor.image_mean)), tuple(map(float, processor.image_std)))
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No 'Loading weights' bars and no load report table: papermill logs would show them raw."""
+    from transformers.utils import logging as hf_logging
+
+    was_bar, was_level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(was_level)
+        if was_bar:
+            hf_logging.enable_progress_bar()
+
+
+def _label_maps(classes: Sequence[str]) -> dict:
+    id2label = {i: str(c) for i, c in enumerate(classes)}
+    return {"id2label": id2label, "label2id": {c: i for i, c in id2label.items()}}
+
+
+def _to_device(model, device: str):
+    return model.to(device=device, dtype=torch.float32)  # fp32 master weights; autocast handles mixed precision
+
+
+def _attn(attn_implementation: str | None) -> dict:
+    return {"attn_implementation": attn_implementation} if attn_implementation else {}
+
+
+# -- loaders --------------------------------------------------------------------------------
+
+def load(family: HFClassifier, name: str, params: Params, classes: Sequence[str], device: str = "cpu",
+         attn_implementation: str | None = None):
+    """The pretrained starting point with a new head of len(classes) outputs, and its Preprocess."""
+    from transformers import AutoModelForImageClassification
+
+    src = source(params, name, family)
+    with quiet_loading(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(params.seed)  # the new head's initial weights depend on the seed only
+        # ignore_mismatched_sizes: Swin's 1000-class ImageNet head is replaced by one sized from `classes`
+        # (ViT in21k has no head: a new one is initialised either way).
+        model = AutoModelForImageClassification.from_pretrained(
+            src, ignore_mismatched_sizes=True, **_label_maps(classes), **_attn(attn_implementation))
+    assert model.config.id2label[0] == classes[0], "the head's label 0 is not the dataset's first class"
+    assert getattr(model, family.head).out_features == len(classes)
+    return _to_device(model, device), preprocess_from(src, model.config)
+
+
+def load_checkpoint(folder: str | Path, classes: Sequence[str], device: str = "cpu",
+                    attn_implementation: str | None = None):
+    """A classifier saved with `save_pretrained` (02/03's best checkpoint), checked against `classes`."""
+    from transformers import AutoModelForImageClassification
+
+    with quiet_loading():
+        model = AutoModelForImageClassification.from_pretrained(str(folder), **_attn(attn_implementation))
+    saved = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+    if saved != list(classes):
+        raise artifacts.MissingArtifactError(
+            f"the checkpoint in {folder} was trained on other classes ({saved[:3]}...)")
+    return _to_device(model, device).eval(), preprocess_from(str(folder), model.config)
+
+
+def load_base(family: HFClassifier, name: str, params: Params, device: str = "cpu",
+              attn_implementation: str | None = None):
+    """The pretrained backbone as published (no new head): the 'before fine-tuning' model."""
+    from transformers import AutoModel
+
+    with quiet_loading():
+        model = AutoModel.from_pretrained(source(params, name, family), **_attn(attn_implementation))
+    return _to_device(model, device).eval()
+
+
+# -- a published fine-tune standing in for training ----------------------------------------
+
+def label_key(name: str) -> str:
+    """How two label names are compared: case, underscores, hyphens and spacing do not matter."""
+    return re.sub(r"[\s_\-]+", " ", str(name)).strip().lower()
+
+
+def class_order(saved: Sequence[str], classes: Sequence[str]) -> list[int]:
+    """For each dataset class, the index of the checkpoint label with the same name.
+
+    Raises ValueError naming the first class the checkpoint lacks (or the first label it has extra).
+    """
+    index = {label_key(s): i for i, s in enumerate(saved)}
+    if len(index) != len(saved):
+        raise ValueError("the checkpoint's labels are not distinct once case, '_' and '-' are ignored")
+    missing = [c for c in classes if label_key(c) not in index]
+    if missing:
+        raise ValueError(f"the checkpoint has no label for the dataset's class {missing[0]!r} "
+                         f"({len(missing)} of {len(classes)} classes unmatched)")
+    if len(saved) != len(classes):
+        extra = sorted(set(index) - {label_key(c) for c in classes})
+        raise ValueError(f"the checkpoint has {len(saved)} labels, the dataset {len(classes)} classes "
+                         f"(e.g. {extra[0]!r} is not a dataset class)")
+    return [index[label_key(c)] for c in classes]
+
+
+def load_published(family: HFClassifier, path_or_id: str, classes: Sequence[str], device: str = "cpu"):
+    """A fine-tuned classifier (hub id or local folder) with its head reordered to `classes`' order."""
+    from transformers import AutoModelForImageClassification
+
+    local = Path(path_or_id).expanduser()
+    src = str(local) if local.is_dir() else path_or_id
+    with quiet_loading():
+        model = AutoModelForImageClassification.from_pretrained(src)
+    saved = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+    try:
+        order = class_order(saved, classes)
+    except ValueError as exc:
+        raise ValueError(f"{path_or_id}: {exc}") from None
+    head = getattr(model, family.head)
+    with torch.no_grad():  # row i of the head becomes the dataset's class i
+        head.weight.copy_(head.weight[order].clone())
+        head.bias.copy_(head.bias[order].clone())
+    model.config.id2label, model.config.label2id = _label_maps(classes).values()
+    return _to_device(model, device).eval(), preprocess_from(src, model.config)

@@ -1,0 +1,187 @@
+"""The published architectures with random weights: the rehearsal's stand-ins (`model_source="random"`).
+
+A rehearsal runs the full profile at full scale without downloading anything:
+ViT-B/16, Swin V2-T and CLIP are built here from their published
+configurations (written out below; tests/test_archs.py checks them against the
+values on the hub and in OpenAI's release), given seeded random weights, and
+saved in the layout of the real checkpoints. `foodlib.models.hf` and
+`foodlib.models.clipmodels` then read them with the same `from_pretrained` and
+`clip.load` calls that read the hub ids and released names.
+
+    build_random("vit", folder, seed=0)          -> folder: config, safetensors weights, processor config
+    build_random_clip("ViT-B/32", path, seed=0)  -> path: a state dict that clip.load(path) reads
+    is_current(folder_or_path, name, seed)       -> True when it was built with this name, seed and config
+
+Each is built once and then reused: a marker written last records the name,
+the seed and the configuration, so a crash mid-write or a changed seed builds
+it again. On disk: ViT-B/16 ~350 MB (86.4 M float32 parameters), Swin V2-T
+~115 MB (28.4 M), CLIP ViT-B/32 ~300 MB (151.3 M in float16, as released).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from foodlib import artifacts, registry
+
+MARKER = "random.json"  # inside a Hugging Face folder; beside a CLIP file it is `<file stem>.json`
+
+
+# -- Hugging Face checkpoints: config.json and preprocessor_config.json as published ----------
+
+def vit_config():
+    """google/vit-base-patch16-224-in21k's config: ViT-B/16 at 224 px, saved as a bare ViTModel (+ pooler)."""
+    from transformers import ViTConfig
+
+    # 224 px / 16 px patches -> a 14x14 grid + CLS = 197 tokens of width 768.
+    return ViTConfig(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                     hidden_act="gelu", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                     initializer_range=0.02, layer_norm_eps=1e-12, image_size=224, patch_size=16,
+                     num_channels=3, qkv_bias=True)
+
+
+def swin_config():
+    """microsoft/swinv2-tiny-patch4-window8-256's config: Swin V2-T at 256 px with its ImageNet-1k head."""
+    from transformers import Swinv2Config
+
+    # 256 px / 4 px patches -> 64x64 tokens in 8x8 windows; patch merging halves the side per stage:
+    # 64x64 (96 ch), 32x32 (192), 16x16 (384), 8x8 (768, one window). Trained from scratch at window 8,
+    # so no pretrained window sizes. num_labels 1000: the ImageNet head that loading replaces.
+    return Swinv2Config(image_size=256, patch_size=4, num_channels=3, embed_dim=96, depths=[2, 2, 6, 2],
+                        num_heads=[3, 6, 12, 24], window_size=8, pretrained_window_sizes=[0, 0, 0, 0],
+                        mlp_ratio=4.0, qkv_bias=True, hidden_act="gelu", hidden_dropout_prob=0.0,
+                        attention_probs_dropout_prob=0.0, drop_path_rate=0.1, use_absolute_embeddings=False,
+                        initializer_range=0.02, layer_norm_eps=1e-5, encoder_stride=32, num_labels=1000)
+
+
+# The image processor each checkpoint publishes (a ViTImageProcessor for both). resample is PIL's
+# code: 2 = bilinear, 3 = bicubic.
+PROCESSORS: dict[str, dict[str, Any]] = {
+    "vit": {"size": {"height": 224, "width": 224}, "resample": 2,
+            "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]},
+    "swin": {"size": {"height": 256, "width": 256}, "resample": 3,
+             "image_mean": list(registry.IMAGENET_MEAN), "image_std": list(registry.IMAGENET_STD)},
+}
+HF_CONFIGS = {"vit": vit_config, "swin": swin_config}
+
+# -- CLIP: the dimensions of OpenAI's released ViT models (what clip.model.build_model reads off them) --
+
+_CLIP_TEXT = {"context_length": 77, "vocab_size": 49408}
+CLIP_DIMS: dict[str, dict[str, int]] = {
+    # ViT-B/32 at 224 px: a 7x7 grid + CLS; ViT-B/16: 14x14; ViT-L/14: 16x16 (24x24 at 336 px).
+    "ViT-B/32": {"embed_dim": 512, "image_resolution": 224, "vision_layers": 12, "vision_width": 768,
+                 "vision_patch_size": 32, **_CLIP_TEXT, "transformer_width": 512, "transformer_heads": 8,
+                 "transformer_layers": 12},
+    "ViT-B/16": {"embed_dim": 512, "image_resolution": 224, "vision_layers": 12, "vision_width": 768,
+                 "vision_patch_size": 16, **_CLIP_TEXT, "transformer_width": 512, "transformer_heads": 8,
+                 "transformer_layers": 12},
+    "ViT-L/14": {"embed_dim": 768, "image_resolution": 224, "vision_layers": 24, "vision_width": 1024,
+                 "vision_patch_size": 14, **_CLIP_TEXT, "transformer_width": 768, "transformer_heads": 12,
+                 "transformer_layers": 12},
+    "ViT-L/14@336px": {"embed_dim": 768, "image_resolution": 336, "vision_layers": 24, "vision_width": 1024,
+                       "vision_patch_size": 14, **_CLIP_TEXT, "transformer_width": 768, "transformer_heads": 12,
+                       "transformer_layers": 12},
+}
+
+
+def clip_dims(name: str) -> dict[str, int]:
+    """`clip.model.CLIP`'s arguments for a released CLIP name; ValueError naming the supported ones."""
+    if name not in CLIP_DIMS:
+        raise ValueError(f"no random-weight build of CLIP {name!r}: model_source='random' supports "
+                         f"{', '.join(CLIP_DIMS)}")
+    return dict(CLIP_DIMS[name])
+
+
+def hf_config(name: str):
+    """The published config of a registered Hugging Face model ('vit' or 'swin')."""
+    if name not in HF_CONFIGS:
+        raise ValueError(f"no random-weight build of {name!r}: model_source='random' supports "
+                         f"{', '.join(HF_CONFIGS)} and the CLIP names {', '.join(CLIP_DIMS)}")
+    return HF_CONFIGS[name]()
+
+
+# -- built once: the marker -------------------------------------------------------------
+
+def _settings(name: str) -> dict[str, Any]:
+    """What a build depends on besides the seed: the model config and its processor (or CLIP's dims)."""
+    if name in CLIP_DIMS:
+        return {"clip": clip_dims(name), "dtype": "float16"}
+    return {"config": hf_config(name).to_dict(), "processor": PROCESSORS[name]}
+
+
+def _marker(name: str, seed: int) -> dict[str, Any]:
+    return json.loads(json.dumps({"model_name": name, "seed": seed, **_settings(name)}))  # tuples -> lists
+
+
+def marker_path(path: str | Path, name: str) -> Path:
+    """Where the marker of a build lies: inside a Hugging Face folder, beside a CLIP file."""
+    path = Path(path)
+    return path.with_suffix(".json") if name in CLIP_DIMS else path / MARKER
+
+
+def is_current(path: str | Path, name: str, seed: int) -> bool:
+    """True when `path` holds a complete build of `name` with this seed and the configuration above."""
+    marker = marker_path(path, name)
+    weights = Path(path) if name in CLIP_DIMS else Path(path) / "config.json"
+    if not (marker.exists() and weights.exists()):
+        return False
+    return json.loads(marker.read_text()) == _marker(name, seed)
+
+
+# -- building ------------------------------------------------------------------------------
+
+def build_random(name: str, folder: str | Path, seed: int = 0) -> Path:
+    """Save 'vit' or 'swin' with seeded random weights to `folder` as the hub checkpoint is laid out.
+
+    The class is the registry's `model_class` (ViTModel with its pooler,
+    Swinv2ForImageClassification), so `from_pretrained(folder)` meets what it
+    meets in the hub checkpoint. Written beside `folder` and swapped in whole.
+    """
+    import transformers
+
+    from foodlib.models.hf import quiet_loading
+
+    config = hf_config(name)
+    model_class = getattr(transformers, registry.spec(name).family.model_class)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = model_class(config)
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with quiet_loading():  # no 'Writing model shards' bar in papermill logs
+        model.save_pretrained(tmp)
+    transformers.ViTImageProcessor(**PROCESSORS[name]).save_pretrained(tmp)
+    (tmp / MARKER).write_text(json.dumps(_marker(name, seed)))  # written last: marks it complete
+    artifacts.swap_in(tmp, folder)
+    return folder
+
+
+def build_random_clip(name: str, path: str | Path, seed: int = 0) -> Path:
+    """Save a released CLIP's architecture with seeded random weights as a state dict `clip.load` reads.
+
+    Stored in float16, as OpenAI releases it (half the disk of float32);
+    clip.load gives float32 on a CPU and `clipmodels.load` casts to float32
+    everywhere. The marker is removed first and written last, so a crash in
+    between leaves a build that is not current.
+    """
+    from foodlib.models.clipmodels import import_clip
+
+    clip = import_clip()
+    dims = clip_dims(name)
+    path = Path(path)
+    marker = marker_path(path, name)
+    marker.unlink(missing_ok=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = clip.model.CLIP(**dims)
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    with artifacts.atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    with artifacts.atomic_path(marker) as tmp:
+        tmp.write_text(json.dumps(_marker(name, seed)))
+    return path

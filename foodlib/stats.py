@@ -33,17 +33,16 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
 
 
 def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value from the discordant counts.
+    """Two-sided exact McNemar p-value from the discordant counts: `scipy.stats.binomtest`.
 
     b = images model A gets right and B wrong, c = the reverse. Under the null
-    (equal accuracy) b ~ Binomial(b + c, 1/2); the p-value is
-    min(1, 2 * P(X <= min(b, c))), which is what scipy.stats.binomtest gives
-    for p = 1/2. Images both get right (or both wrong) carry no information.
+    (equal accuracy) b ~ Binomial(b + c, 1/2). Images both get right (or both
+    wrong) carry no information.
     """
     n = int(b) + int(c)
     if n == 0:
         return 1.0
-    return float(min(1.0, 2.0 * _scipy_stats.binom.cdf(min(b, c), n, 0.5)))
+    return float(_scipy_stats.binomtest(int(b), n, 0.5).pvalue)
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:

@@ -27,3 +27,36 @@ def test_summarize_topk_and_prediction_frame():
     df = metrics.predictions_frame(["a", "b", "c"], labels, probs)
     assert df["pred"].tolist() == [1, 0, 2]
     assert df["top5"][0] == [1, 2, 0]
+
+
+def _numpy_reference(labels, preds, num_classes):
+    """The project's hand-written formulas before scikit-learn: kept as an independent check."""
+    m = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(m, (labels, preds), 1)
+    support, predicted, tp = m.sum(1), m.sum(0), np.diag(m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(support > 0, tp / support, np.nan)
+        present = (support + predicted) > 0
+        f1 = (2 * tp / (support + predicted))[present]
+    return m, recall, float(np.nanmean(recall)), float(f1.mean())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_scikit_learn_metrics_agree_with_the_hand_written_formulas(seed):
+    from sklearn.metrics import top_k_accuracy_score
+
+    rng = np.random.default_rng(seed)
+    num_classes = 12
+    labels = rng.integers(0, 10, 300)  # classes 10 and 11 have no test images
+    preds = np.where(rng.random(300) < 0.6, labels, rng.integers(0, 11, 300))  # class 11 never predicted
+    m, recall, mean_recall, f1 = _numpy_reference(labels, preds, num_classes)
+    assert (metrics.confusion(labels, preds, num_classes) == m).all()
+    np.testing.assert_allclose(metrics.per_class_recall(labels, preds, num_classes), recall, equal_nan=True)
+    assert np.isnan(metrics.per_class_recall(labels, preds, num_classes)[10:]).all()
+    assert metrics.mean_per_class_recall(labels, preds, num_classes) == pytest.approx(mean_recall, abs=1e-12)
+    assert metrics.macro_f1(labels, preds, num_classes) == pytest.approx(f1, abs=1e-12)
+    assert metrics.top1(labels, preds) == pytest.approx((labels == preds).mean())
+    probs = rng.dirichlet(np.ones(num_classes), 300)
+    ranked = np.argsort(-probs, 1)
+    assert metrics.topk(labels, ranked, 5) == pytest.approx(
+        top_k_accuracy_score(labels, probs, k=5, labels=np.arange(num_classes)))

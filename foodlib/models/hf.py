@@ -44,6 +44,7 @@ def build_tiny(family: HFClassifier, name: str, folder: str | Path, seed: int = 
     from transformers import ViTImageProcessor
 
     config = family.tiny_config()
+    marker = _marker(name, seed, config)  # before building: saving fills in config fields (architectures, dtype)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = _model_class(family)(config)
@@ -53,7 +54,7 @@ def build_tiny(family: HFClassifier, name: str, folder: str | Path, seed: int = 
     model.save_pretrained(tmp)
     size = {"height": config.image_size, "width": config.image_size}
     ViTImageProcessor(size=size, image_mean=list(family.tiny_mean), image_std=list(family.tiny_std)).save_pretrained(tmp)
-    (tmp / "tiny.json").write_text(json.dumps(_marker(name, seed, config)))  # written last: marks it complete
+    (tmp / "tiny.json").write_text(json.dumps(marker))  # written last: marks it complete
     artifacts.swap_in(tmp, folder)
     return folder
 
@@ -75,13 +76,19 @@ def source(params: Params, name: str, family: HFClassifier) -> str:
     return str(folder)
 
 
+_RESAMPLE = {2: "bilinear", 3: "bicubic"}  # PIL.Image.Resampling values in processor configs
+
+
 def preprocess_from(path_or_id: str, config) -> Preprocess:
-    """Preprocess from a checkpoint: its config's image size, its processor config's mean and std."""
+    """Preprocess from a checkpoint: its config's image size, its processor config's mean, std and resampling."""
     from transformers import AutoImageProcessor
 
     processor = AutoImageProcessor.from_pretrained(path_or_id)
     size = config.image_size if isinstance(config.image_size, int) else config.image_size[0]
-    return Preprocess(int(size), tuple(map(float, processor.image_mean)), tuple(map(float, processor.image_std)))
+    resample = _RESAMPLE.get(int(getattr(processor, "resample", 2) or 2), "bilinear")  # PIL codes
+    return Preprocess(int(size), tuple(map(float, processor.image_mean)), tuple(map(float, processor.image_std)),
+                      resample)
+
 
 
 @contextlib.contextmanager

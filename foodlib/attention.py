@@ -169,10 +169,14 @@ def rollout_matrix(attentions: tuple[torch.Tensor, ...], head_fusion: str = "mea
         a = fuse_heads(att.detach().to(torch.float64), head_fusion)
         if discard_ratio > 0:
             a = _discard_lowest(a, discard_ratio)
-        a = a + eye
-        a = a / a.sum(-1, keepdim=True)
-        result = a @ result
+        result = with_residual(a) @ result
     return result.float()
+
+
+def with_residual(a: torch.Tensor) -> torch.Tensor:
+    """One rollout step's matrix: attention plus the identity for the residual path, rows renormalised to 1."""
+    a = a + torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+    return a / a.sum(-1, keepdim=True)
 
 
 def _discard_lowest(a: torch.Tensor, ratio: float) -> torch.Tensor:

@@ -21,7 +21,7 @@ from typing import Iterator
 
 import torch
 
-from foodlib.attention import _require_eager, hf_grid
+from foodlib.attention import _require_eager, hf_grid, with_residual
 
 
 @dataclass(frozen=True)
@@ -128,9 +128,7 @@ def rollout(model, pixel_values: torch.Tensor) -> torch.Tensor:
             prev = geometry[[x.stage for x in geometry].index(stage)]
             result = merge_matrix(prev.height, prev.width).to(result.device) @ result
             stage = g.stage
-        a = full.double().mean(1)
-        a = a + torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
-        a = a / a.sum(-1, keepdim=True)
+        a = with_residual(full.double().mean(1))
         result = a if result is None else a @ result
     first = geometry[0]
     return result.mean(1).float().reshape(-1, first.height, first.width)

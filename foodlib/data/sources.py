@@ -58,10 +58,16 @@ class FoodImages:
 
     def counts(self) -> pd.DataFrame:
         """Images per class (rows, in class order) and split (columns)."""
-        table = self.records.groupby(["label", "split"]).size().unstack(fill_value=0)
-        table = table.reindex(range(len(self.classes)), fill_value=0)
-        table.index = pd.Index(self.classes, name="class")
-        return table
+        return class_counts(self.records, self.classes)
+
+
+def class_counts(records: pd.DataFrame, classes: list[str], splits: list[str] | None = None) -> pd.DataFrame:
+    """Rows of `records` per class (index: class names, in class order) and split (columns; all that occur
+    when `splits` is None)."""
+    table = records.groupby(["label", "split"]).size().unstack(fill_value=0)
+    table = table.reindex(index=range(len(classes)), columns=splits, fill_value=0)
+    table.index = pd.Index(classes, name="class")
+    return table
 
 
 def load_archive(root: str | Path, source: str = "archive") -> FoodImages:

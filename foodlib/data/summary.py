@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from foodlib.data.prepare import Prepared
+from foodlib.data.sources import class_counts
 
 SPLITS = ("train", "val", "test")
 
@@ -14,11 +15,9 @@ SPLITS = ("train", "val", "test")
 def counts(prepared: Prepared) -> pd.DataFrame:
     """Usable images per class (rows, dataset order) and split (columns), with totals."""
     usable = prepared.index[prepared.index["status"] != "excluded"]
-    table = usable.groupby(["label", "split"]).size().unstack(fill_value=0)
-    table = table.reindex(index=range(len(prepared.classes)), columns=list(SPLITS), fill_value=0)
-    table.insert(0, "class", prepared.classes)
+    table = class_counts(usable, prepared.classes, list(SPLITS)).reset_index()
     table.loc[len(table)] = ["(total)", *table[list(SPLITS)].sum()]
-    return table.reset_index(drop=True)
+    return table
 
 
 def summarize(prepared: Prepared) -> dict[str, Any]:

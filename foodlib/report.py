@@ -59,7 +59,7 @@ def _sections() -> tuple[Section, ...]:
                 (r"attention_faithfulness", r".*faithful.*", r"attention_.*", r"attn_.*", r"deletion.*")),
         Section("Positional embeddings", "07_positional_embeddings",
                 "Cosine similarity of learned position embeddings (ViT, CLIP) and Swin V2's relative position bias.",
-                (r"posembed_structure", r"posembed_.*", r"pos_.*", r"swin_bias.*")),
+                (r"posembed_structure", r"posembed_.*", r"pos_.*")),
     )
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from foodlib import posembed
+from foodlib import posembed, posembed_plots
 
 
 def test_similarity_symmetric_unit_diagonal_and_class_token_dropped():
@@ -41,13 +41,13 @@ def test_row_column_table_on_embeddings_that_encode_only_rows():
 def test_mosaic_places_each_query_map_at_its_own_position():
     h, w = 3, 4
     query = torch.arange(h * w, dtype=torch.float32)[:, None].expand(h * w, h * w)  # sim[q, k] = q
-    canvas = posembed.mosaic(query, (h, w))
+    canvas = posembed_plots.mosaic(query, (h, w))
     for i in range(h):
         for j in range(w):
             block = canvas[i * (h + 1):i * (h + 1) + h, j * (w + 1):j * (w + 1) + w]
             assert (block == i * w + j).all()
     keys = torch.arange(h * w, dtype=torch.float32)[None, :].expand(h * w, h * w)  # sim[q, k] = k
-    block = posembed.mosaic(keys, (h, w))[0:h, 0:w]
+    block = posembed_plots.mosaic(keys, (h, w))[0:h, 0:w]
     assert block.tolist() == np.arange(h * w).reshape(h, w).tolist()  # keys laid out row-major, not transposed
 
 

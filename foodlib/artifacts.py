@@ -147,12 +147,12 @@ def to_markdown(df: pd.DataFrame, float_format: str = "%.4f") -> str:
     return "\n".join([header, rule, *rows])
 
 
-def save_figure(fig: Any, path: str | Path, params: Params, dpi: int = 130) -> Path:
+def save_figure(fig: Any, path: str | Path, params: Params, dpi: int = 130) -> None:
+    """Write `fig` as PNG with its sidecar. Returns nothing: a notebook cell ending in this call shows no path."""
     path = Path(path).with_suffix(".png")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
     write_meta(path, params)
-    return path
 
 
 def write_predictions(df: pd.DataFrame, model: str, params: Params, num_classes: int) -> Path:

@@ -108,12 +108,36 @@ class Params:
 
 
 def project_root(start: str | Path | None = None) -> Path:
-    """The nearest folder at or above `start` (default: cwd) holding run_all.sh and foodlib/; else cwd."""
+    """The checkout results belong to: the folder holding run_all.sh and foodlib/.
+
+    Without `start`, the checkout this foodlib is imported from (editable
+    install, or a notebook that put its checkout on sys.path), whatever the
+    current directory: a grader may run `papermill <checkout>/notebooks/x.ipynb`
+    from anywhere. Otherwise (or for an installed, non-editable foodlib) the
+    nearest such folder at or above `start` (default: cwd); else cwd.
+    """
+    if start is None:
+        package_root = Path(__file__).resolve().parents[1]
+        if _is_checkout(package_root):
+            return package_root
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / "run_all.sh").exists() and (folder / "foodlib").is_dir():
+        if _is_checkout(folder):
             return folder
     return here
+
+
+def shown(path: str | Path) -> str:
+    """A path as notebooks print it: relative to the checkout, never this machine's absolute location."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(project_root()))
+    except ValueError:
+        return str(Path("...", *path.parts[-2:])) if path.is_absolute() else str(path)
+
+
+def _is_checkout(folder: Path) -> bool:
+    return (folder / "run_all.sh").exists() and (folder / "foodlib").is_dir()
 
 
 def _from_root(path: str) -> Path:
@@ -245,4 +269,25 @@ def from_notebook(namespace: dict[str, Any]) -> Params:
         overrides[name] = value
     params = resolve(namespace.get("profile", "smoke"), **overrides)
     namespace["_foodlib_seen_names"] = set(namespace)
+    # The knobs this notebook exposes, and which of them were set (not None): runtime.setup shows them.
+    object.__setattr__(params, "_notebook_knobs", {n: v is not None for n, v in overrides.items()})
     return params
+
+
+def settings(params: Params, resolved: dict[str, Any] | None = None) -> list[tuple[str, str, str]]:
+    """(setting, value, where it comes from) for the notebook's knobs, after the profile and overrides.
+
+    `resolved` maps a setting to what "auto" became on this machine (device, precision, workers).
+    """
+    knobs = getattr(params, "_notebook_knobs", {})
+    names = ["profile", "data_source", "model_source"] + [n for n in knobs if n not in ("profile",)]
+    names += [n for n in (resolved or {}) if n not in names]
+    rows = []
+    for name in dict.fromkeys(names):
+        value = getattr(params, name)
+        shown = "(default)" if value == "" else repr(value) if isinstance(value, str) else str(value)
+        if resolved and name in resolved and str(resolved[name]) != str(value):
+            shown = f"{shown} -> {resolved[name]}"
+        origin = "profile" if name == "profile" else "parameter" if knobs.get(name) else f"profile {params.profile}"
+        rows.append((name, shown, origin))
+    return rows

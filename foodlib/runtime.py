@@ -12,13 +12,14 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from foodlib import config
 from foodlib.config import Params
 
 OFFLINE_PROFILES = {"smoke"}
 
 
 def setup(params: Params) -> dict[str, Any]:
-    """Seed everything, pick the device, style plots; return a short summary."""
+    """Seed everything, pick the device, style plots, show the settings in use; return a short summary."""
     if params.profile in OFFLINE_PROFILES:
         # Read by huggingface_hub / datasets at import time: set before they load.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -28,7 +29,28 @@ def setup(params: Params) -> dict[str, Any]:
     for sub in ("figures", "tables", "metrics", "predictions", "data"):
         params.subdir(sub).mkdir(parents=True, exist_ok=True)
     device = resolve_device(params.device)
+    show_settings(params, device)
     return {"profile": params.profile, "device": device, "run_dir": str(params.run_dir)}
+
+
+def show_settings(params: Params, device: str) -> None:
+    """In a notebook, a small table of the settings this run uses (papermill's cell shows only None)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is None or getattr(get_ipython(), "kernel", None) is None:
+        return
+    import pandas as pd
+
+    dtype = autocast_dtype(params.mixed_precision, device)
+    resolved = {"device": device, "mixed_precision": str(dtype).replace("torch.", "") if dtype else "no"}
+    if params.num_workers < 0:
+        resolved["num_workers"] = num_workers(params.num_workers)
+    rows = config.settings(params, resolved)
+    display(pd.DataFrame(rows, columns=["setting", "value", "from"]).set_index("setting")
+            .style.set_caption("Settings of this run"))
 
 
 def seed_everything(seed: int) -> None:

@@ -77,11 +77,12 @@ def report(params: Params, result: "TrainResult | None", prepared: Prepared) -> 
     artifacts.write_metrics(params, result.name, row)
     if len(result.history):
         artifacts.write_table(result.history, params.subdir("tables") / f"{result.name}_history.csv", params)
-        fig = training_plots.curves_figure(result.history, title=f"{result.name}: training curves")
-        artifacts.save_figure(fig, params.subdir("figures") / f"{result.name}_curves.png", params)
-        import matplotlib.pyplot as plt
+    fig = training_plots.curves_figure(result.history, title=f"{result.name}: training curves",
+                                       best_epoch=result.summary()["best_epoch"], params=params)
+    artifacts.save_figure(fig, params.subdir("figures") / f"{result.name}_curves.png", params)
+    import matplotlib.pyplot as plt
 
-        plt.close(fig)
+    plt.close(fig)
     return row
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from foodlib import artifacts
+from foodlib import artifacts, config
 from foodlib.config import Params
 
 
@@ -66,6 +66,6 @@ def resume_state(ckpt: Path, fingerprint: dict) -> dict | None:
         state = json.loads((last / "state.json").read_text())
         if state["fingerprint"] == fingerprint:
             return state
-        print(f"checkpoints in {ckpt} were made with other settings: starting again")
+        print(f"checkpoints in {config.shown(ckpt)} were made with other settings: starting again")
     shutil.rmtree(ckpt, ignore_errors=True)
     return None

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from foodlib import artifacts, metrics, models, runtime, scoring
+from foodlib import artifacts, config, metrics, models, runtime, scoring
 from foodlib.config import Params
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
@@ -141,7 +141,7 @@ def fit(params: Params, model_name: str, prepared: Prepared, variant: str = "fin
         run = _Run(params, name, model, optimizer, plan, state, device, amp_dtype, ckpt, preprocess, model_name)
         run.train(train_set, val_set, progress)
     elif progress:
-        print(f"{name}: already trained with these settings ({ckpt}); delete that folder to train again")
+        print(f"{name}: already trained with these settings ({config.shown(ckpt)}); delete that folder to train again")
     if state["best_epoch"] is not None:  # evaluate the best epoch, loaded as notebooks 06 and 07 load it
         model, preprocess = models.load_finetuned(params, model_name, prepared.classes, device=device,
                                                   variant=variant)
@@ -157,7 +157,7 @@ def from_published(params: Params, model_name: str, prepared: Prepared, path_or_
     ckpt = models.checkpoint_dir(params, model_name)
     shutil.rmtree(ckpt, ignore_errors=True)  # a later run without it must not mistake this for its own training
     checkpoints.save_best(ckpt / "best", model, path_or_id, params, epoch=None)
-    print(f"{model_name}: using the published fine-tune {path_or_id} (labels matched to the dataset's classes "
+    print(f"{model_name}: using the published fine-tune {config.shown(path_or_id)} (labels matched to the dataset's classes "
           "by name); not trained here")
     state = {**_new_state({}), "finished": True, "stop_reason": "published fine-tune", "published": path_or_id}
     name = models.artifact_name(model_name)

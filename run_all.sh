@@ -5,6 +5,7 @@
 #   ./run_all.sh --test                   the test suite (same set-up)
 #   ./run_all.sh                          the full, real rebuild (GPU + internet)
 #   ./run_all.sh --profile smoke --only 04 05 | --from 03 | -p key value ...
+#   ./run_all.sh --record smoke           copy results/smoke/ (ignored by git) to record/smoke/ (tracked)
 #
 # On first use, if the project is not importable by python3, a virtual
 # environment .venv is created and the pinned dependencies (constraints.txt)
@@ -46,6 +47,11 @@ if [ "${1:-}" = "--test" ]; then
         exit 1
     fi
     exit "$rc"
+fi
+
+if [ "${1:-}" = "--record" ]; then
+    shift
+    exec "$PY" -m foodlib.record "$@"
 fi
 
 exec "$PY" -m foodlib.runner "$@"

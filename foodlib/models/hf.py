@@ -51,7 +51,8 @@ def build_tiny(family: HFClassifier, name: str, folder: str | Path, seed: int = 
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
+    with quiet_loading():
+        model.save_pretrained(tmp)
     size = {"height": config.image_size, "width": config.image_size}
     ViTImageProcessor(size=size, image_mean=list(family.tiny_mean), image_std=list(family.tiny_std)).save_pretrained(tmp)
     (tmp / "tiny.json").write_text(json.dumps(marker))  # written last: marks it complete
@@ -132,11 +133,26 @@ def load(family: HFClassifier, name: str, params: Params, classes: Sequence[str]
         torch.manual_seed(params.seed)  # the new head's initial weights depend on the seed only
         # ignore_mismatched_sizes: Swin's 1000-class ImageNet head is replaced by one sized from `classes`
         # (ViT in21k has no head: a new one is initialised either way).
-        model = AutoModelForImageClassification.from_pretrained(
-            src, ignore_mismatched_sizes=True, **_label_maps(classes), **_attn(attn_implementation))
+        model, info = AutoModelForImageClassification.from_pretrained(
+            src, ignore_mismatched_sizes=True, output_loading_info=True, **_label_maps(classes),
+            **_attn(attn_implementation))
     assert model.config.id2label[0] == classes[0], "the head's label 0 is not the dataset's first class"
     assert getattr(model, family.head).out_features == len(classes)
+    print(load_note(name, len(classes), info))
     return _to_device(model, device), preprocess_from(src, model.config)
+
+
+def load_note(name: str, num_classes: int, info: dict) -> str:
+    """transformers' weight-loading report in one plain line: what is new and what was left out, and why."""
+    def parts(keys) -> list[str]:
+        names = (k[0] if isinstance(k, tuple) else k for k in keys)  # mismatched keys come as (key, shapes...)
+        return sorted({n.removeprefix("vit.").removeprefix("swinv2.").split(".")[0] for n in names})
+
+    dropped = parts(info.get("unexpected_keys", [])) + parts(info.get("mismatched_keys", []))
+    note = f"{name}: pretrained weights loaded; a new head of {num_classes} classes starts from random weights"
+    if dropped:
+        note += f"; the checkpoint's {' and '.join(dropped)} is not used (made for its pretraining task)"
+    return note + "."
 
 
 def load_checkpoint(folder: str | Path, classes: Sequence[str], device: str = "cpu",

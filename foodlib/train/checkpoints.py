@@ -15,6 +15,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 
 from foodlib import artifacts, config
 from foodlib.config import Params
+from foodlib.models.hf import quiet_loading
 
 
 def save_last(folder: Path, model, optimizer, state: dict, weights: bool = True) -> None:
@@ -53,8 +54,9 @@ def save_best(folder: Path, model, source: str, params: Params, epoch: int) -> N
 
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    AutoImageProcessor.from_pretrained(source).save_pretrained(tmp)  # the matching preprocessing travels along
+    with quiet_loading():  # no "Writing model shards" bar at every save
+        model.save_pretrained(tmp)
+        AutoImageProcessor.from_pretrained(source).save_pretrained(tmp)  # the matching preprocessing travels along
     artifacts.write_json(tmp / "provenance.json", {"epoch": epoch, **artifacts.provenance(params)})
     artifacts.swap_in(tmp, folder)
 

@@ -27,17 +27,18 @@ if TYPE_CHECKING:  # import cycle: train imports scoring
 def predict(model, dataset, *, batch_size: int, num_workers: int, device: str, amp_dtype=None,
             progress: bool = False, desc: str = "eval") -> np.ndarray:
     """(N, C) float32 logits of `model` over `dataset`, in dataset order."""
-    from tqdm import tqdm  # plain text bars: readable in Jupyter and in papermill logs alike
-
     was_training = model.training
     model.eval()
     batches = loader.make_loader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                                  device=device)
     out = []
-    for x, _ in tqdm(batches, desc=desc, disable=not progress, mininterval=5):
+    bar = runtime.progress(total=len(batches), desc=desc, enabled=progress)
+    for x, _ in batches:
         with runtime.autocast(device, amp_dtype):
             logits = model(pixel_values=x.to(device, non_blocking=True)).logits
         out.append(logits.float().cpu())
+        bar.update(1)
+    bar.close()
     model.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 

@@ -190,9 +190,7 @@ def _save_part(root: Path, i: int, df: pd.DataFrame) -> None:
 
 
 def _progress(total: int, initial: int, enabled: bool):
-    from tqdm import tqdm  # plain text bars: readable in Jupyter and in papermill logs alike
-
-    return tqdm(total=total, initial=initial, desc="prepare (chunks)", disable=not enabled, mininterval=5)
+    return runtime.progress(total=total, initial=initial, desc="prepare (chunks)", enabled=enabled)
 
 
 def load_prepared(params: Params) -> Prepared:

@@ -187,10 +187,14 @@ class _Run:
         if self.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         self._clock = self._last_save = time.perf_counter()
+        # One bar for the whole run (a widget in JupyterLab, plain text under papermill); epoch lines go above it.
+        self.bar = runtime.progress(total=plan.epochs * plan.steps_per_epoch, initial=s["global_step"],
+                                    desc=self.name, enabled=progress)
         try:
             while s["epoch"] < plan.epochs and not s["finished"]:
                 order.set_epoch(s["epoch"], skip=s["step_in_epoch"] * self.p.batch_size)
-                if not self._epoch(batches, writer, progress):
+                self.bar.set_description(f"{self.name} epoch {s['epoch'] + 1}/{plan.epochs}", refresh=False)
+                if not self._epoch(batches, writer):
                     s["stop_reason"] = "max_steps"
                     break
                 self._validate(val_set, writer)
@@ -198,6 +202,7 @@ class _Run:
                 s["finished"] = True
                 s["stop_reason"] = s["stop_reason"] or "num_epochs"
         finally:
+            self.bar.close()
             writer.close()
             self._tick()
             if self.device == "cuda":
@@ -206,20 +211,15 @@ class _Run:
         # A finished run keeps only its state (the weights are in best/); a stopped one keeps everything.
         self._save_last(weights=not s["finished"])
 
-    def _epoch(self, batches, writer, progress: bool) -> bool:
+    def _epoch(self, batches, writer) -> bool:
         """Train on the rest of the current epoch; False if max_steps stopped it."""
-        from tqdm import tqdm  # plain text bars: readable in Jupyter and in papermill logs alike
-
-        s, plan = self.state, self.plan
+        s, bar = self.state, self.bar
         self.model.train(self.plan.variant == "finetune")  # the probe's frozen backbone stays in eval mode
-        bar = tqdm(total=plan.steps_per_epoch, initial=s["step_in_epoch"], mininterval=5, disable=not progress,
-                   desc=f"{self.name} epoch {s['epoch'] + 1}/{plan.epochs}")
         running = torch.zeros((), dtype=torch.float64, device=self.device)
         t0 = time.perf_counter()
         for x, y in batches:
             if 0 <= self.p.max_steps <= s["global_step"]:
                 s["epoch_loss_sum"] += running.item()
-                bar.close()
                 return False
             loss = self._step(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
             running += loss.detach().double() * len(y)
@@ -237,7 +237,6 @@ class _Run:
                 running.zero_()
                 self._save_last()
             t0 = time.perf_counter()
-        bar.close()
         s["epoch_loss_sum"] += running.item()
         return True
 
@@ -278,8 +277,8 @@ class _Run:
             checkpoints.save_best(self.ckpt / "best", self.model, self.source, self.p, row["epoch"])
         else:
             s["since_best"] += 1
-        print(f"{self.name} epoch {row['epoch']}/{self.plan.epochs}: train loss {row['train_loss']:.3f}, "
-              f"val loss {row['val_loss']:.3f}, val top-1 {top1:.3f}" + (" (best)" if improved else ""), flush=True)
+        self.bar.write(f"{self.name} epoch {row['epoch']}/{self.plan.epochs}: train loss {row['train_loss']:.3f}, "
+                       f"val loss {row['val_loss']:.3f}, val top-1 {top1:.3f}" + (" (best)" if improved else ""))
         s.update(epoch=s["epoch"] + 1, step_in_epoch=0, epoch_loss_sum=0.0, epoch_images=0)
         if s["since_best"] >= self.p.early_stopping_patience and s["epoch"] < self.plan.epochs:
             s["finished"], s["stop_reason"] = True, f"early stopping (no gain in {s['since_best']} epochs)"

@@ -14,7 +14,7 @@ import numpy as np
 
 from foodlib.config import Params
 
-OFFLINE_PROFILES = {"smoke"}
+OFFLINE_PROFILES = {"smoke", "rehearsal"}  # rehearsal: models built from configs, data generated
 
 
 def setup(params: Params) -> dict[str, Any]:

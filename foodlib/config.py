@@ -35,7 +35,8 @@ class Params:
     synthetic_classes: int = 10
     synthetic_train_per_class: int = 40
     synthetic_test_per_class: int = 12
-    synthetic_image_size: int = 96
+    synthetic_image_size: int = 96  # shapes: nominal side (each drawn at 0.85-1.25x); photo: the longest side
+    synthetic_style: str = "shapes"  # shapes: a coloured shape per class on texture | photo: Food-101-like JPEGs with it
     # -- run --------------------------------------------------------------
     results_dir: str = "results"  # artifacts go to <results_dir>/<profile>/
     seed: int = 0
@@ -150,6 +151,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "device": ("auto", "cpu", "cuda"),
     "mixed_precision": ("auto", "bf16", "fp16", "no"),
     "model_source": ("hub", "tiny", "random"),
+    "synthetic_style": ("shapes", "photo"),
     "clip_prompt_set": ("name", "photo", "food", "ensemble"),
 }
 
@@ -163,6 +165,19 @@ PROFILES: dict[str, dict[str, Any]] = {
         "num_epochs": 3,
         "batch_size": 64,
         "linear_probe_epochs": 2,
+    },
+    # The full run rehearsed offline: every setting of `full`, but a synthetic Food-101 at its real
+    # scale (101 classes, 750 / 250 images per class, photo-like JPEGs up to 512 px, ~5.7 GB) and the
+    # real architectures with random weights. Learns its time, memory and disk before the real run.
+    "rehearsal": {
+        "data_source": "synthetic",
+        "synthetic_classes": 101,
+        "synthetic_train_per_class": 750,
+        "synthetic_test_per_class": 250,
+        "synthetic_style": "photo",
+        "synthetic_image_size": 512,
+        "model_source": "random",
+        "clip_model": "ViT-B/32",  # as in full: built from its config with random weights
     },
     # Offline, CPU, minutes: synthetic mini Food-101 and tiny models built from configs.
     "smoke": {

@@ -15,7 +15,7 @@ import numpy as np
 from foodlib import config
 from foodlib.config import Params
 
-OFFLINE_PROFILES = {"smoke"}
+OFFLINE_PROFILES = {"smoke", "rehearsal"}  # rehearsal: models built from configs, data generated
 
 
 def setup(params: Params) -> dict[str, Any]:

@@ -63,3 +63,20 @@ def test_from_notebook_rerun_ignores_later_cells_literals():
     ns["n_shown"] = 5  # a later cell's variable, then the student re-runs the parameters cell
     with pytest.warns(UserWarning, match="n_shown"):
         assert config.from_notebook(ns).num_epochs == 2
+
+
+def test_rehearsal_is_full_with_synthetic_data_and_random_weights():
+    full, rehearsal = config.resolve("full").to_dict(), config.resolve("rehearsal").to_dict()
+    differ = {k for k in full if full[k] != rehearsal[k]}
+    assert differ == {"profile", "data_source", "model_source", "synthetic_classes", "synthetic_train_per_class",
+                      "synthetic_test_per_class", "synthetic_style", "synthetic_image_size"}
+    assert (rehearsal["synthetic_classes"], rehearsal["synthetic_train_per_class"],
+            rehearsal["synthetic_test_per_class"]) == (101, 750, 250)  # Food-101's 75,750 / 25,250
+    assert rehearsal["model_source"] == "random" and rehearsal["synthetic_style"] == "photo"
+    assert rehearsal["clip_model"] == "ViT-B/32" and rehearsal["cache_short_side"] == 288
+
+
+def test_synthetic_style_is_checked():
+    assert config.resolve("smoke").synthetic_style == "shapes"
+    with pytest.raises(config.ParameterError, match="synthetic_style"):
+        config.resolve("smoke", synthetic_style="photos")

@@ -131,7 +131,7 @@ def prepared_dir(params: Params) -> Path:
 def _settings(params: Params) -> dict[str, Any]:
     keys = ["data_source", "data_dir", "hub_dataset", "subset_per_class", "cache_short_side",
             "val_fraction", "min_image_side", "seed", "synthetic_classes",
-            "synthetic_train_per_class", "synthetic_test_per_class", "synthetic_image_size"]
+            "synthetic_train_per_class", "synthetic_test_per_class", "synthetic_image_size", "synthetic_style"]
     return {k: getattr(params, k) for k in keys}
 
 

@@ -136,6 +136,8 @@ def load_source(params: Params) -> FoodImages:
             test_per_class=params.synthetic_test_per_class,
             image_size=params.synthetic_image_size,
             seed=params.seed,
+            style=params.synthetic_style,
+            num_workers=params.num_workers,
         )
         images = load_archive(params.data_root, source="synthetic")
     return subset(images, params.subset_per_class, params.seed)

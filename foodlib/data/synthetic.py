@@ -1,33 +1,59 @@
-"""A synthetic mini Food-101 in the official archive layout, deterministic from a seed.
+"""A synthetic Food-101 in the official archive layout, deterministic from a seed.
 
-Each class is a distinct coloured shape drawn at a random position on a
-textured background; the box of every object is recorded in
-`meta/objects.json` so later notebooks can check that models and attention
-maps find it. The training split also holds a planted fault corpus
-(`meta/faults.json`): the broken and odd files real Food-101 pipelines meet.
+Each class is a distinct coloured shape at a random position; the box of every
+object is recorded in `meta/objects.json` so later notebooks can check that
+models and attention maps find it. Two styles:
+
+- `shapes` (smoke): small images of the shape on a texture (`foodlib.data.shapes`), drawn
+  from one random stream in file order, in one process;
+- `photo` (rehearsal): photo-like JPEGs up to `image_size` px a side, ~50 KB at 512 as in
+  Food-101, the shape drawn over them (`foodlib.data.photos`). Each image has its own
+  random stream, so they are made in parallel, in chunks that resume after an interruption.
+
+The training split also holds a planted fault corpus (`meta/faults.json`), at every scale:
+the broken and odd files real Food-101 pipelines meet. `meta/synthetic.json` is written last:
+its presence means the set is complete, its content what made it.
 """
 from __future__ import annotations
 
 import io
 import json
+import shutil
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 
-# The first classes of the real Food-101 (alphabetical, as in its classes.txt),
-# so prompts and plots read like the real thing.
-FOOD101_FIRST = [
-    "apple_pie", "baby_back_ribs", "baklava", "beef_carpaccio", "beef_tartare",
-    "beet_salad", "beignets", "bibimbap", "bread_pudding", "breakfast_burrito",
-    "bruschetta", "caesar_salad", "cannoli", "caprese_salad", "carrot_cake",
-    "ceviche", "cheese_plate", "cheesecake", "chicken_curry", "chicken_quesadilla",
+from foodlib import runtime
+from foodlib.data import photos, shapes
+from foodlib.data.shapes import COLOURS, SHAPES, render  # noqa: F401  (their home before shapes.py)
+
+# Food-101's 101 classes in the order of its meta/classes.txt: alphabetical ignoring "_"
+# (so "cheesecake" comes before "cheese_plate", unlike Python's sorted(), which torchvision uses).
+FOOD101_CLASSES = [
+    "apple_pie", "baby_back_ribs", "baklava", "beef_carpaccio", "beef_tartare", "beet_salad",
+    "beignets", "bibimbap", "bread_pudding", "breakfast_burrito", "bruschetta", "caesar_salad",
+    "cannoli", "caprese_salad", "carrot_cake", "ceviche", "cheesecake", "cheese_plate",
+    "chicken_curry", "chicken_quesadilla", "chicken_wings", "chocolate_cake", "chocolate_mousse",
+    "churros", "clam_chowder", "club_sandwich", "crab_cakes", "creme_brulee", "croque_madame",
+    "cup_cakes", "deviled_eggs", "donuts", "dumplings", "edamame", "eggs_benedict", "escargots",
+    "falafel", "filet_mignon", "fish_and_chips", "foie_gras", "french_fries", "french_onion_soup",
+    "french_toast", "fried_calamari", "fried_rice", "frozen_yogurt", "garlic_bread", "gnocchi",
+    "greek_salad", "grilled_cheese_sandwich", "grilled_salmon", "guacamole", "gyoza", "hamburger",
+    "hot_and_sour_soup", "hot_dog", "huevos_rancheros", "hummus", "ice_cream", "lasagna",
+    "lobster_bisque", "lobster_roll_sandwich", "macaroni_and_cheese", "macarons", "miso_soup",
+    "mussels", "nachos", "omelette", "onion_rings", "oysters", "pad_thai", "paella", "pancakes",
+    "panna_cotta", "peking_duck", "pho", "pizza", "pork_chop", "poutine", "prime_rib",
+    "pulled_pork_sandwich", "ramen", "ravioli", "red_velvet_cake", "risotto", "samosa", "sashimi",
+    "scallops", "seaweed_salad", "shrimp_and_grits", "spaghetti_bolognese", "spaghetti_carbonara",
+    "spring_rolls", "steak", "strawberry_shortcake", "sushi", "tacos", "takoyaki", "tiramisu",
+    "tuna_tartare", "waffles",
 ]
-SHAPES = ["disc", "square", "triangle", "cross", "ring", "diamond", "bar", "star", "hexagon", "half_disc"]
-COLOURS = [
-    (220, 40, 40), (40, 170, 60), (40, 80, 220), (240, 200, 30), (200, 60, 200),
-    (30, 200, 210), (250, 130, 20), (120, 60, 20), (250, 250, 250), (20, 20, 20),
-]
+FOOD101_TRAIN_PER_CLASS, FOOD101_TEST_PER_CLASS = 750, 250  # the official split: 75,750 / 25,250
+STYLES = ("shapes", "photo")
+CHUNK = 250  # photo style: images per resumable unit (a chunk of 512 px photos is ~12 MB, ~10 s of one core)
+PROGRESS = ".progress"  # photo style: folder under food-101/ of finished chunks, removed once complete
 # (kind, what preparation must do with it)
 FAULTS = [
     ("greyscale_jpeg", "converted"),
@@ -40,71 +66,10 @@ FAULTS = [
 
 
 def class_names(num_classes: int) -> list[str]:
-    if not 2 <= num_classes <= len(FOOD101_FIRST):
-        raise ValueError(f"synthetic_classes must be in [2, {len(FOOD101_FIRST)}], got {num_classes}")
-    return FOOD101_FIRST[:num_classes]
-
-
-def _background(rng: np.random.Generator, w: int, h: int) -> Image.Image:
-    """Muted low-frequency colour noise plus faint stripes: texture without a class cue."""
-    base = rng.uniform(90, 170, size=3)
-    coarse = rng.normal(0, 28, size=(h // 8 + 2, w // 8 + 2, 3))
-    noise = np.asarray(
-        Image.fromarray(np.clip(coarse + 128, 0, 255).astype(np.uint8)).resize((w, h), Image.BICUBIC),
-        dtype=np.float32,
-    ) - 128
-    yy, xx = np.mgrid[0:h, 0:w]
-    angle, period = rng.uniform(0, np.pi), rng.uniform(6, 14)
-    stripes = 10 * np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period)
-    img = base + noise + stripes[..., None] + rng.normal(0, 6, size=(h, w, 3))
-    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
-
-
-def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[int, int, int, int], colour) -> None:
-    x0, y0, x1, y1 = box
-    cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2
-    poly = lambda pts: draw.polygon([(cx + r * px, cy + r * py) for px, py in pts], fill=colour)
-    if shape == "disc":
-        draw.ellipse(box, fill=colour)
-    elif shape == "square":
-        draw.rectangle(box, fill=colour)
-    elif shape == "triangle":
-        poly([(0, -1), (1, 1), (-1, 1)])
-    elif shape == "cross":
-        poly([(-.3, -1), (.3, -1), (.3, -.3), (1, -.3), (1, .3), (.3, .3), (.3, 1), (-.3, 1),
-              (-.3, .3), (-1, .3), (-1, -.3), (-.3, -.3)])
-    elif shape == "ring":
-        draw.ellipse(box, fill=colour)
-        w = 0.45 * r
-        draw.ellipse((x0 + w, y0 + w, x1 - w, y1 - w), fill=tuple(255 - c for c in colour))
-    elif shape == "diamond":
-        poly([(0, -1), (1, 0), (0, 1), (-1, 0)])
-    elif shape == "bar":
-        poly([(-1, -.35), (1, -.35), (1, .35), (-1, .35)])
-    elif shape == "star":
-        pts = [(np.cos(a) * (1 if i % 2 == 0 else .45), np.sin(a) * (1 if i % 2 == 0 else .45))
-               for i, a in enumerate(np.linspace(-np.pi / 2, 3 * np.pi / 2, 10, endpoint=False))]
-        poly(pts)
-    elif shape == "hexagon":
-        poly([(np.cos(a), np.sin(a)) for a in np.linspace(0, 2 * np.pi, 6, endpoint=False)])
-    elif shape == "half_disc":
-        draw.pieslice(box, 90, 270, fill=colour)
-    else:
-        raise ValueError(shape)
-
-
-def render(label: int, rng: np.random.Generator, size: int) -> tuple[Image.Image, list[int]]:
-    """One image of class `label` and the object's box [x0, y0, x1, y1] in pixels."""
-    w, h = (int(size * f) for f in rng.uniform(0.85, 1.25, size=2))
-    img = _background(rng, w, h)
-    side = int(min(w, h) * rng.uniform(0.32, 0.45))
-    x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
-    box = (x0, y0, x0 + side - 1, y0 + side - 1)
-    colour = tuple(int(np.clip(c + d, 0, 255)) for c, d in zip(COLOURS[label % len(COLOURS)], rng.normal(0, 12, 3)))
-    shape = SHAPES[(label + label // len(SHAPES)) % len(SHAPES)]
-    _draw_shape(ImageDraw.Draw(img), shape, box, colour)
-    img = img.filter(ImageFilter.GaussianBlur(radius=0.5))
-    return img, [x0, y0, x0 + side, y0 + side]
+    """The first `num_classes` of Food-101's classes (all 101 for 101)."""
+    if not 2 <= num_classes <= len(FOOD101_CLASSES):
+        raise ValueError(f"synthetic_classes must be in [2, {len(FOOD101_CLASSES)}], got {num_classes}")
+    return FOOD101_CLASSES[:num_classes]
 
 
 def _jpeg_bytes(img: Image.Image, quality: int = 90) -> bytes:
@@ -134,43 +99,94 @@ def _fault_bytes(kind: str, img: Image.Image) -> bytes:
     raise ValueError(kind)
 
 
-def generate(
-    root: str | Path,
-    *,
-    num_classes: int = 10,
-    train_per_class: int = 40,
-    test_per_class: int = 12,
-    image_size: int = 96,
-    seed: int = 0,
-) -> Path:
-    """Write the synthetic set under `root/food-101/` and return that folder.
-
-    Deterministic: the same arguments give byte-identical files.
-    """
-    base = Path(root) / "food-101"
-    classes = class_names(num_classes)
-    rng = np.random.default_rng(seed)
-    splits: dict[str, dict[str, list[str]]] = {"train": {c: [] for c in classes}, "test": {c: [] for c in classes}}
-    objects: dict[str, dict] = {}
-    faults: dict[str, dict] = {}
-    counter = 100000
+def _plan(classes: list[str], train_per_class: int, test_per_class: int) -> list[tuple[str, str, int, str]]:
+    """(image_id, split, label, fault kind or "") of every file, in the order they are drawn."""
+    plan, counter = [], 100000
     for split, per_class in (("train", train_per_class), ("test", test_per_class)):
         for label, name in enumerate(classes):
             for _ in range(per_class):
                 counter += 1
-                image_id = f"{name}/{counter}"
-                img, box = render(label, rng, image_size)
-                _write(base / "images" / f"{image_id}.jpg", _jpeg_bytes(img))
-                splits[split][name].append(image_id)
-                objects[image_id] = {"box": box, "width": img.width, "height": img.height}
-    for i, (kind, expected) in enumerate(FAULTS):
-        name = classes[i % num_classes]
+                plan.append((f"{name}/{counter}", split, label, ""))
+    for i, (kind, _) in enumerate(FAULTS):
         counter += 1
-        image_id = f"{name}/{counter}"
-        img, _ = render(i % num_classes, rng, image_size)
-        _write(base / "images" / f"{image_id}.jpg", _fault_bytes(kind, img))
-        splits["train"][name].append(image_id)
-        faults[image_id] = {"kind": kind, "expected": expected}
+        label = i % len(classes)
+        plan.append((f"{classes[label]}/{counter}", "train", label, kind))
+    return plan
+
+
+def _object(img: Image.Image, box: list[int]) -> dict:
+    return {"box": box, "width": img.width, "height": img.height}
+
+
+def _make_shapes(base: Path, plan: list, image_size: int, seed: int) -> dict[str, dict]:
+    """One random stream in plan order: the files of the original generator, byte for byte."""
+    rng = np.random.default_rng(seed)
+    objects = {}
+    for image_id, _, label, fault in plan:
+        img, box = shapes.render(label, rng, image_size)
+        _write(base / "images" / f"{image_id}.jpg", _fault_bytes(fault, img) if fault else _jpeg_bytes(img))
+        if not fault:
+            objects[image_id] = _object(img, box)
+    return objects
+
+
+def _photo_chunk(base: str, items: list[tuple[int, tuple]], image_size: int, seed: int) -> dict[str, dict]:
+    """Write one chunk of photo-style images; image i draws from its own stream (seed, i)."""
+    objects = {}
+    for i, (image_id, _, label, fault) in items:
+        img, box = photos.render(label, np.random.default_rng([seed, i]), image_size)
+        data = _fault_bytes(fault, img) if fault else _jpeg_bytes(img, photos.JPEG_QUALITY)
+        _write(Path(base) / "images" / f"{image_id}.jpg", data)
+        if not fault:
+            objects[image_id] = _object(img, box)
+    return objects
+
+
+def _make_photos(base: Path, plan: list, image_size: int, seed: int, num_workers: int) -> dict[str, dict]:
+    """Chunks in parallel; a chunk counts as done once its part file (written after its images) exists."""
+    progress = base / PROGRESS
+    items = list(enumerate(plan))
+    chunks = [items[k:k + CHUNK] for k in range(0, len(items), CHUNK)]
+    part = lambda k: progress / f"part-{k:05d}.json"
+    todo = [k for k in range(len(chunks)) if not part(k).exists()]
+    workers = runtime.num_workers(num_workers)
+    bar = _progress(len(chunks), len(chunks) - len(todo))
+    if workers > 1 and len(todo) > 1:
+        pool, futures = ProcessPoolExecutor(min(workers, len(todo))), {}
+        try:
+            futures = {k: pool.submit(_photo_chunk, str(base), chunks[k], image_size, seed) for k in todo}
+            for k, future in futures.items():
+                _write(part(k), json.dumps(future.result()))
+                bar.update(1)
+        finally:  # on an interrupt, wait only for the chunks already running, and keep what they made
+            pool.shutdown(wait=True, cancel_futures=True)
+            for k, future in futures.items():
+                if future.done() and not future.cancelled() and future.exception() is None and not part(k).exists():
+                    _write(part(k), json.dumps(future.result()))
+    else:
+        for k in todo:
+            _write(part(k), json.dumps(_photo_chunk(str(base), chunks[k], image_size, seed)))
+            bar.update(1)
+    bar.close()
+    objects: dict[str, dict] = {}
+    for k in range(len(chunks)):
+        objects.update(json.loads(part(k).read_text()))
+    return objects
+
+
+def _progress(total: int, initial: int):
+    from tqdm import tqdm  # plain text bars: readable in Jupyter and in papermill logs alike
+
+    return tqdm(total=total, initial=initial, desc="synthetic photos (chunks)", disable=total - initial < 2,
+                mininterval=5)
+
+
+def _write_meta(base: Path, classes: list[str], plan: list, objects: dict, args: dict) -> None:
+    splits = {split: {c: [] for c in classes} for split in ("train", "test")}
+    for image_id, split, label, _ in plan:
+        splits[split][classes[label]].append(image_id)
+    expected = dict(FAULTS)
+    faults = {image_id: {"kind": kind, "expected": expected[kind]} for image_id, _, _, kind in plan if kind}
     meta = base / "meta"
     _write(meta / "classes.txt", "\n".join(classes) + "\n")
     _write(meta / "labels.txt", "\n".join(c.replace("_", " ").capitalize() for c in classes) + "\n")
@@ -179,22 +195,70 @@ def generate(
         _write(meta / f"{split}.txt", "\n".join(i for ids in by_class.values() for i in ids) + "\n")
     _write(meta / "objects.json", json.dumps(objects))
     _write(meta / "faults.json", json.dumps(faults, indent=1))
-    # Written last: its presence means the set is complete, its content what made it.
-    _write(meta / "synthetic.json", json.dumps(generator_args(num_classes, train_per_class, test_per_class, image_size, seed)))
+    _write(meta / "synthetic.json", json.dumps(args))  # written last: the set is complete
+
+
+def generate(
+    root: str | Path,
+    *,
+    num_classes: int = 10,
+    train_per_class: int = 40,
+    test_per_class: int = 12,
+    image_size: int = 96,
+    seed: int = 0,
+    style: str = "shapes",
+    num_workers: int = 0,
+) -> Path:
+    """Write the synthetic set under `root/food-101/` and return that folder.
+
+    Deterministic: the same arguments give byte-identical files, whatever `num_workers`
+    (processes for the photo style; -1 = one per core). `image_size` is the nominal side
+    (shapes: each side drawn in 0.85-1.25x it) or the longest side (photo).
+    An interrupted photo-style run continues where it stopped.
+    """
+    if style not in STYLES:
+        raise ValueError(f"synthetic_style must be one of {STYLES}, got {style!r}")
+    args = generator_args(num_classes, train_per_class, test_per_class, image_size, seed, style)
+    base = Path(root) / "food-101"
+    classes = class_names(num_classes)
+    plan = _plan(classes, train_per_class, test_per_class)
+    _start(base, args)
+    if style == "shapes":
+        objects = _make_shapes(base, plan, image_size, seed)
+    else:
+        objects = _make_photos(base, plan, image_size, seed, num_workers)
+    _write_meta(base, classes, plan, objects, args)
+    shutil.rmtree(base / PROGRESS, ignore_errors=True)
     return base
 
 
-def generator_args(num_classes: int, train_per_class: int, test_per_class: int, image_size: int, seed: int) -> dict:
-    return {"num_classes": num_classes, "train_per_class": train_per_class,
+def _start(base: Path, args: dict) -> None:
+    """Clear a synthetic set (complete or partial) made with other arguments; record these."""
+    marker, progress = base / "meta" / "synthetic.json", base / PROGRESS / "args.json"
+    made_with = [json.loads(f.read_text()) for f in (marker, progress) if f.exists()]
+    if any(m != args for m in made_with):  # only ever a set this module wrote: a real archive has neither file
+        marker.unlink(missing_ok=True)
+        shutil.rmtree(base / PROGRESS, ignore_errors=True)
+        shutil.rmtree(base / "images", ignore_errors=True)
+    if args.get("style", "shapes") != "shapes":
+        _write(progress, json.dumps(args))
+
+
+def generator_args(num_classes: int, train_per_class: int, test_per_class: int, image_size: int, seed: int,
+                   style: str = "shapes") -> dict:
+    """What `meta/synthetic.json` records. The style is left out for `shapes`, so sets made
+    before the option existed (the smoke archive among them) are still recognised as they are."""
+    args = {"num_classes": num_classes, "train_per_class": train_per_class,
             "test_per_class": test_per_class, "image_size": image_size, "seed": seed}
+    return args if style == "shapes" else {**args, "style": style}
 
 
-def ensure(root: str | Path, **kwargs) -> Path:
-    """Generate the set under `root` unless an identical one is already there."""
+def ensure(root: str | Path, *, num_workers: int = 0, **kwargs) -> Path:
+    """Generate the set under `root` unless an identical one is already there (resuming a partial one)."""
     marker = Path(root) / "food-101" / "meta" / "synthetic.json"
     if marker.exists() and json.loads(marker.read_text()) == generator_args(**kwargs):
         return marker.parent.parent
-    return generate(root, **kwargs)
+    return generate(root, num_workers=num_workers, **kwargs)
 
 
 def _write(path: Path, data: bytes | str) -> None:

@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from foodlib import config
+from foodlib import cli, config
 
 SERIES = [
     "01_data_prep", "02_vit_finetune", "03_swin_finetune", "04_clip_zero_shot",
     "05_comparison", "06_attention_maps", "07_positional_embeddings",
 ]
+PROG = "run_all.sh"
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
@@ -118,22 +119,32 @@ def _summary(times: list[tuple[str, float, str]]) -> None:
     print(f"{'total':<33} {sum(t for _, t, _ in times):7.1f}", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="run_all.sh", description="Run the Food-101 notebook series.")
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=PROG, description="Run the Food-101 notebook series.")
     ap.add_argument("--profile", default="full", choices=sorted(config.PROFILES))
     ap.add_argument("--only", nargs="+", default=[], metavar="NN", help="run only these notebooks, e.g. --only 04 05")
     ap.add_argument("--from", dest="start", metavar="NN", help="run from this notebook on")
     ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                     help="a papermill parameter for every notebook, e.g. -p num_epochs 3")
     ap.add_argument("--skip-checks", action="store_true", help="skip the GPU/hub check of non-smoke profiles")
-    args = ap.parse_args(argv)
+    return ap
 
+
+def _resolve(args: argparse.Namespace) -> tuple[config.Params, dict[str, Any]]:
+    """The checked parameters and the -p overrides; refuses unknown names and wrong types now."""
     overrides = {k: parse_value(v) for k, v in args.param}
-    params = config.resolve(args.profile, **overrides)  # refuses unknown names and wrong types now
+    params = config.resolve(args.profile, **overrides)
     if args.profile in ("smoke",):
         os.environ.update(OFFLINE_ENV)
     elif not args.skip_checks:
         preflight(params)
+    return params, overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    with cli.usage_errors(PROG):  # before any notebook runs: one line and exit 2, not a traceback
+        params, overrides = _resolve(args)
     os.environ.setdefault("MPLBACKEND", "Agg")
 
     root = config.project_root()

@@ -55,9 +55,12 @@ def test_runner_selects_in_order_and_reports_missing(tmp_path):
         runner.select(tmp_path, only=["09"], start=None)
 
 
-def test_runner_refuses_unknown_parameter_before_running():
-    with pytest.raises(config.ParameterError, match="not_a_param"):
+def test_runner_refuses_unknown_parameter_before_running(capsys):
+    with pytest.raises(SystemExit) as exit_:
         runner.main(["--profile", "smoke", "--only", "01", "-p", "not_a_param", "1"])
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("run_all.sh: unknown parameter 'not_a_param'") and "==>" not in captured.out
 
 
 def test_parse_value_like_papermill():

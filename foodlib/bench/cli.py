@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import shutil
@@ -11,11 +12,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from foodlib import cli as entry_points
 from foodlib.bench.common import (DEFAULT_SECTIONS, SECTIONS, Row, _cpu_snapshot, format_table, machine_info,
                                   other_load)
-from foodlib.bench.models import models_section
+from foodlib.bench.models import LABELS, models_section
 from foodlib.bench.pipeline import pipeline_section
 from foodlib.bench.runs import smoke_section, tests_section
+from foodlib.config import ParameterError
 
 PROG = "python -m foodlib.bench"
 
@@ -59,7 +62,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.sections = sections
     if args.num_images < 1:
         ap.error("--num-images must be at least 1")
+    _check_models(args.models)
     return args
+
+
+def _check_models(models: str) -> None:
+    """Refuse an unknown --models name now, not after the pipeline section has run for minutes."""
+    for name in (m.strip() for m in models.split(",")):
+        if name not in LABELS:
+            hint = difflib.get_close_matches(name, list(LABELS), n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ParameterError(f"--models: unknown model {name!r}{extra}; choose from {', '.join(LABELS)}")
 
 
 SECTION_RUNNERS = {
@@ -99,7 +112,8 @@ def _print_summary(rows: list[Row], info: dict, others: float | None, timings: d
 
 def run(argv: list[str] | None = None) -> list[Row]:
     """Run the chosen sections; print the table (and write JSON with --out); return the rows."""
-    args = parse_args(argv)
+    with entry_points.usage_errors(PROG):  # a mistyped model name: one line and exit 2
+        args = parse_args(argv)
     from foodlib import runtime
 
     args.device = runtime.resolve_device(args.device)

@@ -15,6 +15,10 @@ def test_series_runs_on_smoke(smoke_ok):
         assert executed.exists(), f"no executed copy of {nb.name}"
         cells = nbformat.read(executed, as_version=4).cells
         assert any(c.get("outputs") for c in cells if c.cell_type == "code")
+    timings = json.loads((smoke_ok.run_dir / "timings.json").read_text())
+    ran = sorted(nb.stem for nb in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert [t["notebook"] for t in timings["notebooks"]] == ran
+    assert all(t["status"] == "ok" and t["peak_host_bytes"] > 0 for t in timings["notebooks"])
 
 
 def test_notebook_01_artifacts(smoke_ok):

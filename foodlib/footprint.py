@@ -45,6 +45,7 @@ class Footprint:
     peak_gpu_bytes: int | None = None  # torch.cuda.max_memory_allocated; None without a GPU
     peak_gpu_reserved_bytes: int | None = None  # what torch's caching allocator held (nvidia-smi's view)
     cache_disk_bytes: int = 0  # growth of <run_dir>/cache (negative if the notebook freed space)
+    gpu_name: str | None = None  # as the kernel saw it
 
 
 def tree_rss(pid: int) -> int:
@@ -122,6 +123,7 @@ def measure(fp: Footprint, cache_dir: Path, interval: float = 0.5) -> Iterator[F
         fp.peak_host_bytes = max(sampler.peak, kernel.get("host_peak_rss_bytes") or 0) or None
         fp.peak_gpu_bytes = kernel.get("gpu_peak_allocated_bytes")
         fp.peak_gpu_reserved_bytes = kernel.get("gpu_peak_reserved_bytes")
+        fp.gpu_name = kernel.get("gpu_name")
         fp.cache_disk_bytes = dir_bytes(cache_dir) - before
 
 
@@ -141,18 +143,17 @@ def _read_json(path: str) -> dict[str, Any]:
         return {}
 
 
-def device_info(device: str) -> dict[str, str | None]:
-    """The device a run with `device` uses, and the GPU's name when it is one."""
+def resolved_device(device: str) -> str:
+    """The device a run with `device` uses: 'auto' becomes cuda or cpu.
+
+    Only torch.cuda.is_available() here (as preflight does): the runner must not hold a CUDA context and its
+    GPU memory while the notebooks measure theirs; the GPU's name comes from the kernels' reports.
+    """
+    if device != "auto":
+        return device
     import torch
 
-    from foodlib import runtime
-
-    try:
-        resolved = runtime.resolve_device(device)
-    except RuntimeError:  # cuda asked for without one (--skip-checks): the notebooks will say so
-        resolved = device
-    gpu = torch.cuda.get_device_name(0) if resolved == "cuda" and torch.cuda.is_available() else None
-    return {"device": resolved, "gpu": gpu}
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _gib(n: int | None, signed: bool = False) -> str:
@@ -178,15 +179,15 @@ def format_table(records: list[Footprint]) -> str:
     return "\n".join([line(header), *map(line, body)])
 
 
-def write_timings(params: Params, records: list[Footprint], overrides: dict[str, Any],
-                  device: dict[str, str | None]) -> Path:
+def write_timings(params: Params, records: list[Footprint], overrides: dict[str, Any]) -> Path:
     """`results/<profile>/timings.json`: each notebook's footprint, the total, device, versions, parameters."""
     from foodlib import artifacts
 
     return artifacts.write_json(params.run_dir / "timings.json", {
         "profile": params.profile,
         "params_overrides": overrides,
-        **device,
+        "device": resolved_device(params.device),
+        "gpu": next((r.gpu_name for r in records if r.gpu_name), None),
         "notebooks": [asdict(r) for r in records],
         "total_s": round(sum(r.seconds for r in records), 1),
         **artifacts.provenance(params),  # resolved params, versions (torch, transformers, ...), written_at

@@ -92,7 +92,6 @@ def run(notebooks: list[Path], parameters: dict[str, Any], params: config.Params
     out_dir = params.run_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     overrides = {k: v for k, v in parameters.items() if k != "profile"}
-    device = footprint.device_info(params.device)
     records: list[footprint.Footprint] = []
     for nb in notebooks:
         target = out_dir / nb.name
@@ -113,7 +112,7 @@ def run(notebooks: list[Path], parameters: dict[str, Any], params: config.Params
         finally:
             if fp.status == "running":  # interrupted, or the kernel died
                 fp.status = "FAILED"
-            footprint.write_timings(params, records, overrides, device)
+            footprint.write_timings(params, records, overrides)
     return records
 
 

@@ -148,17 +148,22 @@ def report_peaks_at_exit() -> None:
     atexit.register(write_peaks, path)
 
 
-def peaks() -> dict[str, int | None]:
-    """This process's peak resident memory and torch's peak GPU memory, in bytes (GPU: None without one)."""
+def peaks() -> dict[str, int | str | None]:
+    """This process's peak resident memory and torch's peak GPU memory in bytes, and the GPU's name.
+
+    GPU figures are None without a GPU, 0 when this process never used it.
+    """
     host = _peak_rss()
     torch = sys.modules.get("torch")  # read only if the notebook imported it: never import torch at exit
-    allocated = reserved = None
+    allocated = reserved = name = None
     if torch is not None and torch.cuda.is_available():
         allocated = reserved = 0
         if torch.cuda.is_initialized():  # the largest per-GPU peak: what has to fit on one card
             allocated = max(torch.cuda.max_memory_allocated(d) for d in range(torch.cuda.device_count()))
             reserved = max(torch.cuda.max_memory_reserved(d) for d in range(torch.cuda.device_count()))
-    return {"host_peak_rss_bytes": host, "gpu_peak_allocated_bytes": allocated, "gpu_peak_reserved_bytes": reserved}
+            name = torch.cuda.get_device_name()
+    return {"host_peak_rss_bytes": host, "gpu_peak_allocated_bytes": allocated, "gpu_peak_reserved_bytes": reserved,
+            "gpu_name": name}
 
 
 def _peak_rss() -> int:

@@ -78,6 +78,7 @@ def test_kernel_reports_its_peaks_at_exit(tmp_path):
     peaks = json.loads(path.read_text())
     assert 200 * MIB < peaks["host_peak_rss_bytes"] < 1024 * MIB
     assert peaks["gpu_peak_allocated_bytes"] is None and peaks["gpu_peak_reserved_bytes"] is None
+    assert peaks["gpu_name"] is None
     assert not list(tmp_path.glob("*.tmp"))
 
 

@@ -3,7 +3,8 @@
 `run_all.sh` sets up the environment and then calls this. It runs the
 notebooks in order, writes executed copies to `results/<profile>/notebooks/`,
 stops at the first failure naming the notebook and the cell, and prints a
-time summary.
+closing table of each notebook's time, peak memory and disk, also written to
+`results/<profile>/timings.json`.
 """
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ import argparse
 import os
 import socket
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from foodlib import config
+from foodlib import cli, config, footprint
 
 SERIES = [
     "01_data_prep", "02_vit_finetune", "03_swin_finetune", "04_clip_zero_shot",
     "05_comparison", "06_attention_maps", "07_positional_embeddings",
 ]
+PROG = "run_all.sh"
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
@@ -84,56 +85,74 @@ def _reachable(host: str, port: int, timeout: float = 4.0) -> bool:
         return False
 
 
-def run(notebooks: list[Path], params: dict[str, Any], out_dir: Path) -> list[tuple[str, float, str]]:
-    """Execute each notebook; return (name, seconds, status). Stops at the first failure."""
-    import papermill as pm
+def run(notebooks: list[Path], parameters: dict[str, Any], params: config.Params) -> list[footprint.Footprint]:
+    """Execute each notebook, measuring it; write timings.json after each. Stops at the first failure."""
     from papermill.exceptions import PapermillExecutionError
 
+    out_dir = params.run_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    times = []
+    overrides = {k: v for k, v in parameters.items() if k != "profile"}
+    records: list[footprint.Footprint] = []
     for nb in notebooks:
         target = out_dir / nb.name
         print(f"==> {nb.name}  ->  {target}", flush=True)
-        t0 = time.time()
+        fp = footprint.Footprint(nb.stem)
+        records.append(fp)
         try:
-            pm.execute_notebook(
-                str(nb), str(target), parameters=params, kernel_name="python3",
-                cwd=str(config.project_root()), progress_bar=False, log_output=True,
-            )
+            with footprint.measure(fp, params.cache_dir):
+                _execute(nb, target, parameters)
+            fp.status = "ok"
         except PapermillExecutionError as err:
-            times.append((nb.name, time.time() - t0, "FAILED"))
-            _summary(times)
+            fp.status = "FAILED"
+            print("\n" + footprint.format_table(records), flush=True)
             raise SystemExit(
                 f"\nFAILED: notebooks/{nb.name}, cell [{err.exec_count}] (cell index {err.cell_index}): "
                 f"{err.ename}: {err.evalue}\nThe executed copy with the traceback is {target}"
             ) from None
-        times.append((nb.name, time.time() - t0, "ok"))
-    return times
+        finally:
+            if fp.status == "running":  # interrupted, or the kernel died
+                fp.status = "FAILED"
+            footprint.write_timings(params, records, overrides)
+    return records
 
 
-def _summary(times: list[tuple[str, float, str]]) -> None:
-    print("\nnotebook                          seconds  status")
-    for name, seconds, status in times:
-        print(f"{name:<33} {seconds:7.1f}  {status}")
-    print(f"{'total':<33} {sum(t for _, t, _ in times):7.1f}", flush=True)
+def _execute(nb: Path, target: Path, parameters: dict[str, Any]) -> None:
+    import papermill as pm
+
+    pm.execute_notebook(
+        str(nb), str(target), parameters=parameters, kernel_name="python3",
+        cwd=str(config.project_root()), progress_bar=False, log_output=True,
+    )
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="run_all.sh", description="Run the Food-101 notebook series.")
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=PROG, description="Run the Food-101 notebook series.")
     ap.add_argument("--profile", default="full", choices=sorted(config.PROFILES))
     ap.add_argument("--only", nargs="+", default=[], metavar="NN", help="run only these notebooks, e.g. --only 04 05")
     ap.add_argument("--from", dest="start", metavar="NN", help="run from this notebook on")
     ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                     help="a papermill parameter for every notebook, e.g. -p num_epochs 3")
     ap.add_argument("--skip-checks", action="store_true", help="skip the GPU/hub check of non-smoke profiles")
-    args = ap.parse_args(argv)
+    return ap
 
+
+def _resolve(args: argparse.Namespace) -> tuple[config.Params, dict[str, Any]]:
+    """The checked parameters and the -p overrides; refuses unknown names and wrong types now."""
     overrides = {k: parse_value(v) for k, v in args.param}
-    params = config.resolve(args.profile, **overrides)  # refuses unknown names and wrong types now
-    if args.profile in ("smoke",):
+    params = config.resolve(args.profile, **overrides)
+    from foodlib import runtime
+
+    if args.profile in runtime.OFFLINE_PROFILES:  # smoke, rehearsal: nothing is downloaded
         os.environ.update(OFFLINE_ENV)
-    elif not args.skip_checks:
+    if args.profile != "smoke" and not args.skip_checks:
         preflight(params)
+    return params, overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    with cli.usage_errors(PROG):  # before any notebook runs: one line and exit 2, not a traceback
+        params, overrides = _resolve(args)
     os.environ.setdefault("MPLBACKEND", "Agg")
 
     root = config.project_root()
@@ -143,8 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     if not notebooks:
         raise SystemExit("no notebook to run")
     print(f"profile {args.profile}: running {', '.join(n.stem for n in notebooks)}", flush=True)
-    times = run(notebooks, {"profile": args.profile, **overrides}, params.run_dir / "notebooks")
-    _summary(times)
+    from foodlib import estimate
+
+    warning = estimate.cpu_estimate(params)  # a CPU at full scale: say how long before starting
+    if warning:
+        print(warning, flush=True)
+    records = run(notebooks, {"profile": args.profile, **overrides}, params)
+    print("\n" + footprint.format_table(records))
+    print(f"timings: {params.run_dir / 'timings.json'}")
     from foodlib import report
 
     print(f"report: {report.build(params)}")

@@ -6,19 +6,20 @@ import numpy as np
 import torch
 from PIL import Image
 
-from foodlib import bench
+from foodlib.bench import cli, naive, photos
+from foodlib.bench.common import MEAN, STD
 from foodlib.data import loader as L
 
 
 def test_pipeline_section_reports_both_paths_and_a_ratio(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    rows = bench.run(["--sections", "pipeline", "--num-images", "6", "--workers", "0", "--repeats", "1",
+    rows = cli.run(["--sections", "pipeline", "--num-images", "6", "--workers", "0", "--repeats", "1",
                       "--pipeline-batch", "4", "--device", "cpu", "--out", str(out)])
     per_core = [r for r in rows if r.name.startswith("1 core")]
-    naive = [r for r in per_core if "naive:" in r.name]
+    naive_rows = [r for r in per_core if "naive:" in r.name]
     fast = [r for r in per_core if "fast eval" in r.name]
-    assert naive and fast
-    assert naive[0].ratio == 1.0 and all(r.value > 0 for r in per_core)
+    assert naive_rows and fast
+    assert naive_rows[0].ratio == 1.0 and all(r.value > 0 for r in per_core)
     assert all(r.ratio is not None and r.ratio > 0 for r in fast)
     assert any(r.name.startswith("profile") and "decode" in r.name for r in rows)
     table = capsys.readouterr().out
@@ -29,12 +30,12 @@ def test_pipeline_section_reports_both_paths_and_a_ratio(tmp_path, capsys):
 
 
 def test_photo_like_jpegs_resemble_food101(tmp_path):
-    paths = bench.make_photo_archive(tmp_path, 4, seed=1)
+    paths = photos.make_photo_archive(tmp_path, 4, seed=1)
     for p in paths:
         img = Image.open(p)
         assert img.mode == "RGB" and max(img.size) <= 512 and min(img.size) >= 256
         assert 15_000 < p.stat().st_size < 150_000
-    again = bench.make_photo_archive(tmp_path / "b", 4, seed=1)
+    again = photos.make_photo_archive(tmp_path / "b", 4, seed=1)
     assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]
 
 
@@ -44,13 +45,13 @@ def test_fast_paths_match_the_naive_normalisation(tmp_path):
     colour = (200, 90, 30)
     path = tmp_path / "flat.jpg"
     Image.new("RGB", (400, 300), colour).save(path, quality=95)
-    naive = bench.naive_load(path, bench.hf_processor(224))
-    per_image = L.eval_transform(224, bench.MEAN, bench.STD)(L.decode_rgb(path))
+    from_hf = naive.naive_load(path, naive.hf_processor(224))
+    per_image = L.eval_transform(224, MEAN, STD)(L.decode_rgb(path))
     batch = torch.stack([L.eval_resize(224)(L.decode_rgb(path))] * 2)
     assert batch.dtype == torch.uint8
-    on_device = L.to_device(batch, "cpu", bench.MEAN, bench.STD)
+    on_device = L.to_device(batch, "cpu", MEAN, STD)
     expected = torch.tensor([c / 255 * 2 - 1 for c in colour]).view(3, 1, 1).expand(3, 224, 224)
-    for x in (naive, per_image, on_device[0], on_device[1]):
+    for x in (from_hf, per_image, on_device[0], on_device[1]):
         assert x.shape == (3, 224, 224) and x.dtype == torch.float32
         assert torch.allclose(x, expected, atol=0.03)
 
@@ -64,14 +65,14 @@ def test_eval_transform_matches_resize_then_centre_crop():
                                             mode="bilinear", align_corners=False)
     img = (smooth[0] * 255).round().to(torch.uint8)
     reference = v2.Compose([v2.Resize(256, antialias=True), v2.CenterCrop(224),
-                            v2.ToDtype(torch.float32, scale=True), v2.Normalize(bench.MEAN, bench.STD)])(img)
-    ours = L.eval_transform(224, bench.MEAN, bench.STD)(img)
+                            v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN, STD)])(img)
+    ours = L.eval_transform(224, MEAN, STD)(img)
     assert ours.shape == reference.shape == (3, 224, 224)
     # crop-first puts the window at most a pixel off (integer crop in source pixels): a small difference only
     assert float((ours - reference).abs().mean()) < 0.03
     assert float(torch.corrcoef(torch.stack([ours.flatten(), reference.flatten()]))[0, 1]) > 0.99
     # And the training transform still gives normalised float images of the right size.
-    x = L.train_transform(224, bench.MEAN, bench.STD)(img)
+    x = L.train_transform(224, MEAN, STD)(img)
     assert x.shape == (3, 224, 224) and x.dtype == torch.float32 and -1.01 <= float(x.min()) <= float(x.max()) <= 1.01
     assert np.isfinite(x.numpy()).all()
 
@@ -84,7 +85,7 @@ def test_bytes_path_decodes_like_cached_images(tmp_path):
     from foodlib import config
     from foodlib.data.prepare import prepare
 
-    bench.make_photo_archive(tmp_path, 5, seed=2)
+    photos.make_photo_archive(tmp_path, 5, seed=2)
     params = config.resolve("full", data_source="archive", data_dir=str(tmp_path), device="cpu",
                             results_dir=str(tmp_path / "results"), cache_short_side=96, num_workers=0)
     prepared = prepare(params, progress=False)

@@ -15,6 +15,10 @@ def test_series_runs_on_smoke(smoke_ok):
         assert executed.exists(), f"no executed copy of {nb.name}"
         cells = nbformat.read(executed, as_version=4).cells
         assert any(c.get("outputs") for c in cells if c.cell_type == "code")
+    timings = json.loads((smoke_ok.run_dir / "timings.json").read_text())
+    ran = sorted(nb.stem for nb in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert [t["notebook"] for t in timings["notebooks"]] == ran
+    assert all(t["status"] == "ok" and t["peak_host_bytes"] > 0 for t in timings["notebooks"])
 
 
 def test_notebook_01_artifacts(smoke_ok):
@@ -55,9 +59,12 @@ def test_runner_selects_in_order_and_reports_missing(tmp_path):
         runner.select(tmp_path, only=["09"], start=None)
 
 
-def test_runner_refuses_unknown_parameter_before_running():
-    with pytest.raises(config.ParameterError, match="not_a_param"):
+def test_runner_refuses_unknown_parameter_before_running(capsys):
+    with pytest.raises(SystemExit) as exit_:
         runner.main(["--profile", "smoke", "--only", "01", "-p", "not_a_param", "1"])
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("run_all.sh: unknown parameter 'not_a_param'") and "==>" not in captured.out
 
 
 def test_parse_value_like_papermill():

@@ -1,0 +1,139 @@
+"""Section `models`: full-size ViT-B/16 and Swin V2-T built from configs (random weights).
+
+Train step (forward + cross-entropy + backward + AdamW step) and inference_mode eval,
+fp32 on CPU, bf16 autocast on GPU.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from foodlib.bench.common import LiveRows, Row, _sync, cpu_cores
+
+LABELS = {"vit": "ViT-B/16 224", "swin": "Swin V2-T 256"}
+
+
+def build_model(name: str, num_labels: int = 101):
+    """Full-size models from configs with random weights (nothing downloaded)."""
+    from transformers import Swinv2Config, Swinv2ForImageClassification, ViTConfig, ViTForImageClassification
+
+    if name == "vit":  # ViTConfig defaults are ViT-B/16 at 224 (google/vit-base-patch16-224-in21k)
+        cfg = ViTConfig(num_labels=num_labels)
+        cfg._attn_implementation = "sdpa"
+        return ViTForImageClassification(cfg), 224
+    if name == "swin":  # microsoft/swinv2-tiny-patch4-window8-256
+        cfg = Swinv2Config(image_size=256, patch_size=4, window_size=8, embed_dim=96, depths=[2, 2, 6, 2],
+                           num_heads=[3, 6, 12, 24], num_labels=num_labels)
+        return Swinv2ForImageClassification(cfg), 256
+    raise ValueError(f"unknown model {name!r}; choose vit or swin")
+
+
+def _train_step(model, run, x, y, device: str, amp: bool) -> tuple[Callable[[], None], object]:
+    """A train step (forward, cross-entropy, backward, AdamW step) and its optimiser."""
+    import torch
+    import torch.nn.functional as nnf
+
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05, fused=device == "cuda")
+
+    def step():
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=amp):
+            logits = run(pixel_values=x).logits
+        loss = nnf.cross_entropy(logits.float(), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    return step, opt
+
+
+def _eval_step(model, run, x, device: str, amp: bool) -> Callable[[], None]:
+    import torch
+
+    model.eval()
+
+    def step():
+        with torch.inference_mode(), torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=amp):
+            run(pixel_values=x).logits
+
+    return step
+
+
+def time_model(model, image_size: int, *, device: str, batch: int, train: bool, iters: int, warmup: int,
+               compile_model: bool = False) -> float:
+    import torch
+
+    amp = device == "cuda"
+    x = torch.randn(batch, 3, image_size, image_size, device=device)
+    y = torch.randint(0, model.config.num_labels, (batch,), device=device)
+    run = torch.compile(model) if compile_model else model
+    opt = None
+    if train:
+        step, opt = _train_step(model, run, x, y, device, amp)
+    else:
+        step = _eval_step(model, run, x, device, amp)
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        step()
+    _sync(device)
+    rate = iters * batch / (time.perf_counter() - t0)
+    del opt
+    return rate
+
+
+def _settings(args) -> dict:
+    """Batch sizes, iterations and warm-up for this device (the CLI's values where given)."""
+    gpu = args.device == "cuda"
+    warmup = args.warmup if args.warmup is not None else (10 if gpu else 1)
+    return {
+        "train_b": args.batch_size or (128 if gpu else 4),
+        "eval_b": args.eval_batch_size or (256 if gpu else 8),
+        "iters": args.iters or (30 if gpu else 2),
+        "warmup": max(warmup, 3) if args.compile else warmup,
+    }
+
+
+def _time_one(name: str, args, s: dict, rows: list[Row]) -> None:
+    """Append the train-step and eval rows of one model (each printed as soon as it is measured)."""
+    import torch
+
+    device = args.device
+    gpu = device == "cuda"
+    precision = "bf16 autocast" if gpu else "fp32"
+    model, image_size = build_model(name)
+    model.to(device)
+    if gpu:
+        torch.cuda.reset_peak_memory_stats()
+    n_params = sum(p.numel() for p in model.parameters()) / 1e6
+    attn = getattr(model.config, "_attn_implementation", None) or "eager"
+    note = f"{n_params:.1f}M params, {attn} attention, {precision}" + (", torch.compile" if args.compile else "")
+    timing = dict(device=device, iters=s["iters"], warmup=s["warmup"], compile_model=args.compile)
+    tr = time_model(model, image_size, batch=s["train_b"], train=True, **timing)
+    rows.append(Row("models", f"{LABELS[name]} train step ({device}, batch {s['train_b']})", tr, "images/s",
+                    per_core=None if gpu else tr / cpu_cores(), note=note))
+    ev = time_model(model, image_size, batch=s["eval_b"], train=False, **timing)
+    rows.append(Row("models", f"{LABELS[name]} eval ({device}, batch {s['eval_b']})", ev, "images/s",
+                    per_core=None if gpu else ev / cpu_cores(), note=note + ", inference_mode"))
+    if gpu:  # peak over the train step and eval of this model
+        rows[-1].extra["max_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
+    del model
+    if gpu:
+        torch.cuda.empty_cache()
+
+
+def models_section(args) -> list[Row]:
+    import torch
+
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    settings = _settings(args)
+    rows: list[Row] = LiveRows()
+    torch.manual_seed(args.seed)
+    for name in args.models.split(","):
+        _time_one(name.strip(), args, settings, rows)
+    return rows

@@ -1,0 +1,237 @@
+"""Section `pipeline`: the naive per-image path against the prepared cache that training reads.
+
+Photo-like Food-101-sized JPEGs are generated into a temporary copy of the official archive layout;
+one process with one thread gives the per-core figures, then the same through a DataLoader with
+workers. A per-stage profile (decode, resize, normalise) says where the time goes.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from foodlib.bench.common import (FOOD101_IMAGES, MEAN, STD, LiveRows, Row, _workers, cpu_cores, interleaved,
+                                  per_item_ms, time_loader)
+from foodlib.bench.naive import NaiveImages, hf_processor, hf_processor_pil
+from foodlib.bench.photos import make_photo_archive
+from foodlib.runtime import limit_threads
+
+SEC = "pipeline"
+SIZE = 224
+
+
+def pipeline_section(args, workdir: Path) -> list[Row]:
+    rows: list[Row] = LiveRows()
+    workers = _workers(args.workers)
+    originals, row = _test_images(args, workdir)
+    rows.append(row)
+    prepared, cached, row = _prepare_cache(workdir, len(originals), workers)
+    rows.append(row)
+    rows += _stage_profile(originals, cached, args.repeats)
+    rows += _one_core_rows(originals, prepared, args.pipeline_batch, args.repeats)
+    if workers > 0:
+        rows += _worker_rows(args, originals, prepared, workers)
+    return rows
+
+
+def _test_images(args, workdir: Path) -> tuple[list[Path], Row]:
+    """Generate the photo-like originals; the row says how big they came out."""
+    from PIL import Image
+
+    n = args.num_images
+    t0 = time.perf_counter()
+    originals = make_photo_archive(workdir, n, seed=args.seed, workers=min(cpu_cores(), 8))
+    gen_s = time.perf_counter() - t0
+    kb = [p.stat().st_size / 1e3 for p in originals]
+    dims = [Image.open(p).size for p in originals]
+    return originals, Row(
+        SEC, f"test images: {n} photo-like JPEGs, made in {gen_s:.1f} s", float(np.mean(kb)), "KB mean",
+        note=f"{np.percentile(kb, 10):.0f}-{np.percentile(kb, 90):.0f} KB (p10-p90); "
+             f"mean {np.mean([d[0] for d in dims]):.0f}x{np.mean([d[1] for d in dims]):.0f} px, max side 512")
+
+
+def _prepare_cache(workdir: Path, n: int, workers: int):
+    """One-off: the prepared cache (what notebook 01 builds once), timed on its own."""
+    from foodlib import config
+    from foodlib.data import prepare as prepare_module
+    from foodlib.data.prepare import prepare
+
+    cores = cpu_cores()
+    params = config.resolve("full", data_source="archive", data_dir=str(workdir),
+                            results_dir=str(workdir / "results"), cache_short_side=288,
+                            num_workers=workers, device="cpu")
+    t0 = time.perf_counter()
+    prepared = prepare(params, progress=False)
+    prep_s = time.perf_counter() - t0
+    prep_rate = n / prep_s
+    prep_cores = max(1, min(math.ceil(n / prepare_module.CHUNK), workers, cores))  # one process per chunk
+    cached = [prepared.path(p) for p in prepared.split("test")["path"]]
+    ckb = [p.stat().st_size / 1e3 for p in cached]
+    row = Row(SEC, "one-off: prepare cache (RGB, short side 288, JPEG q90)", prep_rate, "images/s",
+              per_core=prep_rate / prep_cores,
+              note=f"{prep_s:.1f} s here; cached files {np.mean(ckb):.0f} KB mean; full Food-101 "
+                   f"~{FOOD101_IMAGES / (prep_rate / prep_cores) / 60 / max(1, min(workers, cores)):.0f} min "
+                   f"on {max(1, min(workers, cores))} cores")
+    return prepared, cached, row
+
+
+def _stage_profile(originals: list[Path], cached: list[Path], reps: int) -> list[Row]:
+    """Where the time goes: one thread, per image."""
+    from PIL import Image
+
+    from foodlib.data import loader as L
+
+    processor = hf_processor(SIZE)
+    evalu = L.eval_resize(SIZE)
+    sample = originals[:64]
+    csample = cached[:64]
+    with limit_threads(1):
+        pils = [Image.open(p).convert("RGB") for p in sample]
+        decoded = [L.decode_rgb(p) for p in csample]
+        resized = [evalu(x) for x in decoded]
+        stages = [
+            ("naive: PIL open + decode + convert (original)", lambda p: Image.open(p).convert("RGB"), sample),
+            ("naive: ViTImageProcessor on the PIL image", lambda im: processor(im, return_tensors="pt"), pils),
+            ("fast: read + decode cached JPEG (torchvision)", L.decode_rgb, csample),
+            ("fast: read + decode original JPEG (torchvision)", L.decode_rgb, sample),
+            ("fast: eval crop+resize, uint8", evalu, decoded),
+            ("fast: train crop+resize+flip, uint8", L.RandomResizedCropFlip(SIZE), decoded),
+            ("fast: TrivialAugmentWide, uint8 224 px", L.train_augment(SIZE).steps[-1], resized),
+            ("fast: normalise to float (per image)", L.Normalize(MEAN, STD), resized),
+        ]
+        ms = interleaved({name: (lambda fn=fn, items=items: per_item_ms(fn, items, 1)) for name, fn, items in stages},
+                         repeats=reps)
+    return [Row(SEC, "profile  " + name, ms[name], "ms/image", note="1 thread") for name, _fn, _items in stages]
+
+
+def _one_core_paths(originals: list[Path], prepared) -> dict[str, tuple]:
+    """name -> (dataset, post-batch step, note) for the one-process comparison; the naive path first."""
+    from foodlib.data import loader as L
+
+    evalu, trainu = L.eval_resize(SIZE), L.train_augment(SIZE)
+    norm = L.Normalize(MEAN, STD)
+    paths = {
+        "naive: PIL + ViTImageProcessor per image (originals)": (NaiveImages(originals, SIZE), None, ""),
+        "fast eval: cache -> eval_transform (float, per image)": (
+            L.CachedImages(prepared, "test", L.eval_transform(SIZE, MEAN, STD)), None, ""),
+        "fast eval: cache -> eval_resize (uint8 batches)": (L.CachedImages(prepared, "test", evalu), None,
+                                                            "normalised on the device (GPU) in training"),
+        "fast eval: cache -> uint8 batches + batch normalise on CPU": (L.CachedImages(prepared, "test", evalu),
+                                                                      lambda x: norm(x), ""),
+        "fast train: cache -> train_transform (float, per image)": (
+            L.CachedImages(prepared, "test", L.train_transform(SIZE, MEAN, STD)), None, "with TrivialAugmentWide"),
+        "fast train: cache -> train_augment (uint8 batches)": (L.CachedImages(prepared, "test", trainu), None,
+                                                              "with TrivialAugmentWide; normalised on the device"),
+    }
+    if hf_processor_pil(SIZE) is not None:
+        paths["naive (PIL backend): PIL + ViTImageProcessorPil per image"] = (
+            NaiveImages(originals, SIZE, backend="pil"), None, "transformers 4.x's ViTImageProcessor; not the baseline")
+    return paths
+
+
+def _one_core_rows(originals: list[Path], prepared, batch: int, reps: int) -> list[Row]:
+    """Per core: one process, one thread, batches as training gets them."""
+    from foodlib.data import loader as L
+
+    paths = _one_core_paths(originals, prepared)
+    rows, naive_rate = [], None
+    with limit_threads(1):
+        loaders0 = {name: (L.make_loader(ds, batch_size=batch, shuffle=False, num_workers=0, device="cpu"), post)
+                    for name, (ds, post, _note) in paths.items()}
+        rates = interleaved({name: (lambda dl=dl, post=post: time_loader(dl, epochs=1, warmup_epochs=0, post=post))
+                             for name, (dl, post) in loaders0.items()},
+                            warm={name: (lambda dl=dl: next(iter(dl))) for name, (dl, _) in loaders0.items()},
+                            repeats=reps)
+    for name, (_ds, _post, note) in paths.items():
+        rate = rates[name]
+        naive_rate = naive_rate or rate
+        rows.append(Row(SEC, "1 core   " + name, rate, "images/s", per_core=rate, ratio=rate / naive_rate,
+                        note=note or "1 process, 1 thread"))
+    return rows
+
+
+def _worker_datasets(originals: list[Path], prepared, device: str) -> dict[str, tuple]:
+    """name -> (dataset, post-batch step) through DataLoader workers; the naive path first."""
+    from foodlib.data import loader as L
+
+    evalu, trainu = L.eval_resize(SIZE), L.train_augment(SIZE)
+    loaders = {
+        "naive: PIL + ViTImageProcessor per image (originals)": (NaiveImages(originals, SIZE), None),
+        "fast eval: eval_transform (float, per image)": (
+            L.CachedImages(prepared, "test", L.eval_transform(SIZE, MEAN, STD)), None),
+        "fast eval: eval_resize (uint8 batches)": (L.CachedImages(prepared, "test", evalu), None),
+        "fast train: train_augment (uint8 batches)": (L.CachedImages(prepared, "test", trainu), None),
+    }
+    if device == "cuda":
+        to_gpu = lambda x: L.to_device(x, "cuda", MEAN, STD)  # noqa: E731 - pinned, non-blocking, normalised
+        loaders["fast eval: uint8 batches -> GPU (pinned, non_blocking, normalised there)"] = (
+            L.CachedImages(prepared, "test", evalu), to_gpu)
+        loaders["fast train: uint8 batches -> GPU (pinned, non_blocking, normalised there)"] = (
+            L.CachedImages(prepared, "test", trainu), to_gpu)
+    return loaders
+
+
+def _worker_rows(args, originals: list[Path], prepared, workers: int) -> list[Row]:
+    """Through DataLoader workers, as training runs it."""
+    from foodlib.data import loader as L
+
+    reps, b, dev, cores = args.repeats, args.pipeline_batch, args.device, cpu_cores()
+    epochs = max(1, math.ceil(args.loader_images / (max(1, reps) * len(originals))))  # passes per timed repeat
+    used = max(1, min(workers, cores))
+    loaders = _worker_datasets(originals, prepared, dev)
+    dls = {name: (L.make_loader(ds, batch_size=b, shuffle=True, num_workers=workers, device=dev,
+                                seed=args.seed), post) for name, (ds, post) in loaders.items()}
+    rates = interleaved(
+        {name: (lambda dl=dl, post=post: time_loader(dl, epochs=epochs, warmup_epochs=0, post=post, device=dev))
+         for name, (dl, post) in dls.items()},
+        warm={name: (lambda dl=dl, post=post: time_loader(dl, epochs=1, warmup_epochs=0, post=post, device=dev))
+              for name, (dl, post) in dls.items()},  # starts the (persistent) workers
+        repeats=reps)
+    del dls
+    rows, naive_w = [], None
+    for name in loaders:
+        naive_w = naive_w or rates[name]
+        rows.append(Row(SEC, f"{workers} workers {name}", rates[name], "images/s", per_core=rates[name] / used,
+                        ratio=rates[name] / naive_w, note=f"DataLoader, {workers} workers on {cores} cores"))
+    if dev == "cuda":
+        rows += gpu_decode_rows(prepared, SIZE, b, workers, epochs, reps)
+    return rows
+
+
+def gpu_decode_rows(prepared, size: int, batch: int, workers: int, epochs: int, repeats: int) -> list[Row]:
+    """Optional path: workers only read the cached files; the batch is decoded with nvJPEG on the GPU,
+    cropped/resized (and augmented) there, and normalised there."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from foodlib.data import loader as L
+
+    norm = L.Normalize(MEAN, STD)
+    ds = L.CachedBytes(prepared, "test")
+    dl = DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers, collate_fn=L.collate_bytes,
+                    persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
+                    generator=torch.Generator().manual_seed(0))
+    transforms = {"eval": L.eval_resize(size), "train": L.train_augment(size)}
+
+    def one(kind: str) -> float:
+        n, t0 = 0, time.perf_counter()
+        for _ in range(epochs):
+            for datas, y in dl:
+                norm(L.decode_batch(datas, transforms[kind], "cuda"))
+                n += len(y)
+        torch.cuda.synchronize()
+        return n / (time.perf_counter() - t0)
+
+    try:
+        for kind in transforms:  # warm-up: starts the workers, nvJPEG and the kernels
+            for datas, _y in dl:
+                norm(L.decode_batch(datas, transforms[kind], "cuda"))
+        rates = interleaved({k: (lambda k=k: one(k)) for k in transforms}, repeats=repeats)
+    except RuntimeError as exc:  # no nvJPEG in this torchvision build, say
+        return [Row("pipeline", "GPU decode (nvJPEG)", None, "images/s", note=f"failed: {exc}"[:120])]
+    return [Row("pipeline", f"{workers} workers read bytes -> nvJPEG decode + {kind} crop/resize"
+                + (" + TrivialAugment" if kind == "train" else "") + " + normalise, all on GPU",
+                rates[kind], "images/s", per_core=rates[kind] / max(1, min(workers, cpu_cores())),
+                note="optional path: CachedBytes + decode_batch") for kind in transforms]

@@ -14,18 +14,14 @@ LABELS = {"vit": "ViT-B/16 224", "swin": "Swin V2-T 256"}
 
 
 def build_model(name: str, num_labels: int = 101):
-    """Full-size models from configs with random weights (nothing downloaded)."""
-    from transformers import Swinv2Config, Swinv2ForImageClassification, ViTConfig, ViTForImageClassification
+    """The published architecture (foodlib.models.archs) with a `num_labels` head and random weights."""
+    from transformers import AutoModelForImageClassification
 
-    if name == "vit":  # ViTConfig defaults are ViT-B/16 at 224 (google/vit-base-patch16-224-in21k)
-        cfg = ViTConfig(num_labels=num_labels)
-        cfg._attn_implementation = "sdpa"
-        return ViTForImageClassification(cfg), 224
-    if name == "swin":  # microsoft/swinv2-tiny-patch4-window8-256
-        cfg = Swinv2Config(image_size=256, patch_size=4, window_size=8, embed_dim=96, depths=[2, 2, 6, 2],
-                           num_heads=[3, 6, 12, 24], num_labels=num_labels)
-        return Swinv2ForImageClassification(cfg), 256
-    raise ValueError(f"unknown model {name!r}; choose vit or swin")
+    from foodlib.models import archs
+
+    cfg = archs.hf_config(name)
+    cfg.num_labels = num_labels
+    return AutoModelForImageClassification.from_config(cfg), cfg.image_size
 
 
 def _train_step(model, run, x, y, device: str, amp: bool) -> tuple[Callable[[], None], object]:

@@ -170,3 +170,43 @@ def test_attention_dropout_is_applied_in_training_only():
         assert torch.equal(model(pixel_values=x).logits, model(pixel_values=x).logits)
         model.train()
         assert not torch.equal(model(pixel_values=x).logits, model(pixel_values=x).logits)
+
+
+# -- where it is installed: every Swin V2 loaded for training and scoring, never for reading attention ----
+
+CLASSES = ["ceviche", "apple_pie", "bibimbap"]
+
+
+def test_swin_loads_with_sdpa_unless_eager_is_asked_for(smoke_params, tmp_path):
+    from foodlib import models
+    from foodlib.models import hf
+
+    fused, _ = models.load("swin", smoke_params, CLASSES)
+    eager, _ = models.load("swin", smoke_params, CLASSES, attn_implementation="eager")
+    assert swin_sdpa.is_installed(fused) and not swin_sdpa.is_installed(eager)
+    assert swin_sdpa.is_installed(models.load("swin", smoke_params, CLASSES, attn_implementation="sdpa")[0])
+    x = torch.randn(2, 3, 40, 40)
+    with torch.no_grad():
+        assert (fused.eval()(pixel_values=x).logits - eager.eval()(pixel_values=x).logits).abs().max() < ATOL
+    from foodlib.train import checkpoints  # a best checkpoint (what load_finetuned reads) loads the same way
+
+    checkpoints.save_best(tmp_path / "ckpt", fused, models.source(smoke_params, "swin"), smoke_params, epoch=1)
+    assert swin_sdpa.is_installed(hf.load_checkpoint(tmp_path / "ckpt", CLASSES)[0])
+    assert not swin_sdpa.is_installed(hf.load_checkpoint(tmp_path / "ckpt", CLASSES, attn_implementation="eager")[0])
+    vit, _ = models.load("vit", smoke_params, CLASSES)
+    assert not swin_sdpa.is_installed(vit) and vit.config._attn_implementation == "sdpa"
+
+
+def test_notebook_06_explainers_load_eager_attention(smoke_params, monkeypatch):
+    from foodlib import explain, models
+
+    asked = []
+
+    def load_final(name, params, classes, device="cpu", attn_implementation=None):
+        asked.append(attn_implementation)
+        raise LookupError("recorded")
+
+    monkeypatch.setattr(models, "load_final", load_final)
+    with pytest.raises(LookupError):
+        explain.load_explainers(smoke_params, CLASSES)
+    assert asked == ["eager"]

@@ -43,6 +43,9 @@ class Params:
     device: str = "auto"  # auto | cpu | cuda
     num_workers: int = -1  # DataLoader workers; -1 = one per CPU core, up to 16
     mixed_precision: str = "auto"  # auto (bf16 on a GPU that has it, else fp16 on GPU, none on CPU) | bf16 | fp16 | no
+    # torch.compile for training and scoring: auto (on for a GPU run of full, quick or rehearsal; off on CPU and
+    # for smoke, where compiling costs more than it saves) | on | off. A failed compile warns once and runs eagerly.
+    compile: str = "auto"
     # -- fine-tuning (02, 03) ---------------------------------------------
     # Defaults follow published Food-101 fine-tunes of these checkpoints with transformers.Trainer:
     # [P] huggingface.co/PedroSampaio/vit-base-patch16-224-in21k-food101-16-7 (ViT-B/16 in21k: lr 5e-5,
@@ -150,6 +153,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "data_source": ("hub", "archive", "synthetic"),
     "device": ("auto", "cpu", "cuda"),
     "mixed_precision": ("auto", "bf16", "fp16", "no"),
+    "compile": ("auto", "on", "off"),
     "model_source": ("hub", "tiny", "random"),
     "synthetic_style": ("shapes", "photo"),
     "clip_prompt_set": ("name", "photo", "food", "ensemble"),

@@ -1,8 +1,9 @@
 """Score a trained classifier on a split and write what notebooks 02 and 03 hand on.
 
-`predict` runs a model over a split; `report` writes the contract files of one
-trained classifier: test predictions, metrics JSON, the per-epoch history table
-and the training-curve figure (drawn by `foodlib.training_plots`).
+`predict` runs a model (or a `foodlib.compiling.Compiled` one) over a split;
+`report` writes the contract files of one trained classifier: test predictions,
+metrics JSON, the per-epoch history table and the training-curve figure (drawn
+by `foodlib.training_plots`).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from foodlib import artifacts, metrics, runtime, training_plots
+from foodlib import artifacts, compiling, metrics, runtime, training_plots
 from foodlib.config import Params
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
@@ -26,16 +27,23 @@ if TYPE_CHECKING:  # import cycle: train imports scoring
 @torch.no_grad()
 def predict(model, dataset, *, batch_size: int, num_workers: int, device: str, amp_dtype=None,
             progress: bool = False, desc: str = "eval") -> np.ndarray:
-    """(N, C) float32 logits of `model` over `dataset`, in dataset order."""
+    """(N, C) float32 logits of `model` over `dataset`, in dataset order.
+
+    A compiled model gets every batch at `batch_size` rows (the last one padded, its outputs sliced
+    back), so it runs the one graph compiled for that shape.
+    """
     was_training = model.training
     model.eval()
     batches = loader.make_loader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                                  device=device)
+    pad = isinstance(model, compiling.Compiled)
     out = []
     bar = runtime.progress(total=len(batches), desc=desc, enabled=progress)
     for x, _ in batches:
+        x = x.to(device, non_blocking=True)
+        x, n = compiling.pad_batch(x, batch_size) if pad else (x, len(x))
         with runtime.autocast(device, amp_dtype):
-            logits = model(pixel_values=x.to(device, non_blocking=True)).logits
+            logits = model(pixel_values=x).logits[:n]
         out.append(logits.float().cpu())
         bar.update(1)
     bar.close()
@@ -56,15 +64,17 @@ def test_predictions(params: Params, result: "TrainResult", prepared: Prepared) 
     """The test split through the trained model: the contract's predictions and their metrics."""
     device = runtime.resolve_device(params.device)
     test = loader.CachedImages(prepared, "test", result.preprocess.eval())
+    model = compiling.maybe_compile(result.model, compiling.enabled(params.compile, params.profile, device))
     t0 = time.perf_counter()
-    logits = predict(result.model, test, batch_size=params.eval_batch_size, num_workers=params.num_workers,
+    logits = predict(model, test, batch_size=params.eval_batch_size, num_workers=params.num_workers,
                      device=device, amp_dtype=runtime.autocast_dtype(params.mixed_precision, device),
                      progress=True, desc=f"test {result.name}")
-    seconds = time.perf_counter() - t0
+    compile_s = compiling.compile_seconds(model)  # None when not compiled
+    seconds = time.perf_counter() - t0 - (compile_s or 0.0)
     probs = softmax(logits)  # columns in the dataset's class order: the head was sized from prepared.classes
     frame = metrics.predictions_frame(test.image_ids, test.labels, probs)
     summary = {**metrics.summarize(test.labels, probs), "loss": cross_entropy(logits, test.labels),
-               "eval_images_per_s": len(test) / max(seconds, 1e-9)}
+               "eval_images_per_s": len(test) / max(seconds, 1e-9), "eval_compile_s": compile_s}
     return frame, summary
 
 

@@ -42,7 +42,11 @@ def source(params: Params, model_name: str) -> str:
 
 def load(model_name: str, params: Params, classes: Sequence[str], device: str = "cpu",
          attn_implementation: str | None = None):
-    """(model, Preprocess): the starting point; for a fine-tuned family a new head of len(classes) outputs."""
+    """(model, Preprocess): the starting point; for a fine-tuned family a new head of len(classes) outputs.
+
+    `attn_implementation`: None, fused attention (Swin V2's through `models.swin_sdpa`), what training and
+    scoring use; "eager" for a model whose attention weights are read.
+    """
     s = spec(model_name)
     if isinstance(s.family, ClipZeroShot):
         return clipmodels.load(params, device)

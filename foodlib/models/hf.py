@@ -5,6 +5,11 @@ config of the same family (smoke); `random`, the published architecture with
 random weights (rehearsal). Tiny and random are built once, saved under
 `<cache_dir>/models/<source>/<name>` and loaded back through the same
 `from_pretrained` call as the hub id, so every profile runs the same code.
+
+Attention (`attn_implementation`): None or "sdpa", the fused kernels, is what
+training and scoring use: transformers' SDPA for ViT and, since transformers
+has none for Swin V2, `foodlib.models.swin_sdpa` installed on the loaded model.
+"eager" everywhere is what reads attention weights (notebook 06).
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import torch
 
 from foodlib import artifacts
 from foodlib.config import Params
+from foodlib.models import swin_sdpa
 from foodlib.models.preprocess import Preprocess
 from foodlib.registry import HFClassifier
 
@@ -113,12 +119,16 @@ def _label_maps(classes: Sequence[str]) -> dict:
     return {"id2label": id2label, "label2id": {c: i for i, c in id2label.items()}}
 
 
-def _to_device(model, device: str):
-    return model.to(device=device, dtype=torch.float32)  # fp32 master weights; autocast handles mixed precision
+def _to_device(model, device: str, attn_implementation: str | None = None):
+    """fp32 master weights (autocast handles mixed precision) on `device`; Swin V2 on SDPA unless eager."""
+    if attn_implementation != "eager":
+        swin_sdpa.install(model)  # a no-op for a model without Swin V2 attention
+    return model.to(device=device, dtype=torch.float32)
 
 
 def _attn(attn_implementation: str | None) -> dict:
-    return {"attn_implementation": attn_implementation} if attn_implementation else {}
+    """from_pretrained's keyword: "sdpa" is left to the default (transformers refuses it for Swin V2)."""
+    return {"attn_implementation": attn_implementation} if attn_implementation not in (None, "sdpa") else {}
 
 
 # -- loaders --------------------------------------------------------------------------------
@@ -139,7 +149,7 @@ def load(family: HFClassifier, name: str, params: Params, classes: Sequence[str]
     assert model.config.id2label[0] == classes[0], "the head's label 0 is not the dataset's first class"
     assert getattr(model, family.head).out_features == len(classes)
     print(load_note(name, len(classes), info))
-    return _to_device(model, device), preprocess_from(src, model.config)
+    return _to_device(model, device, attn_implementation), preprocess_from(src, model.config)
 
 
 def load_note(name: str, num_classes: int, info: dict) -> str:
@@ -166,7 +176,7 @@ def load_checkpoint(folder: str | Path, classes: Sequence[str], device: str = "c
     if saved != list(classes):
         raise artifacts.MissingArtifactError(
             f"the checkpoint in {folder} was trained on other classes ({saved[:3]}...)")
-    return _to_device(model, device).eval(), preprocess_from(str(folder), model.config)
+    return _to_device(model, device, attn_implementation).eval(), preprocess_from(str(folder), model.config)
 
 
 def load_base(family: HFClassifier, name: str, params: Params, device: str = "cpu",
@@ -176,7 +186,7 @@ def load_base(family: HFClassifier, name: str, params: Params, device: str = "cp
 
     with quiet_loading():
         model = AutoModel.from_pretrained(source(params, name, family), **_attn(attn_implementation))
-    return _to_device(model, device).eval()
+    return _to_device(model, device, attn_implementation).eval()
 
 
 # -- a published fine-tune standing in for training ----------------------------------------

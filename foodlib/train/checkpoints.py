@@ -2,6 +2,7 @@
 
   last/  weights + optimizer state + trainer state (JSON): what a resumed run continues from
   best/  `save_pretrained` weights + the processor config + provenance: what notebooks 06 and 07 load
+The trainer state (`new_state`) resumes only under the same settings (`fingerprint`).
 Each folder is written beside its target and swapped in whole (`artifacts.swap_in`).
 """
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
@@ -16,6 +18,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from foodlib import artifacts, config
 from foodlib.config import Params
 from foodlib.models.hf import quiet_loading
+from foodlib.train.schedule import Plan
 
 
 def save_last(folder: Path, model, optimizer, state: dict, weights: bool = True) -> None:
@@ -71,3 +74,22 @@ def resume_state(ckpt: Path, fingerprint: dict) -> dict | None:
         print(f"checkpoints in {config.shown(ckpt)} were made with other settings: starting again")
     shutil.rmtree(ckpt, ignore_errors=True)
     return None
+
+
+def fingerprint(params: Params, model_name: str, plan: Plan, classes: list[str], data_root: Path
+                ) -> dict[str, Any]:
+    """What must match for a checkpoint to be resumed (max_steps is only a stop, so it is left out)."""
+    keys = ["model_source", "seed", "batch_size", "warmup_ratio", "label_smoothing",
+            "early_stopping_patience", "mixed_precision"]
+    return json.loads(json.dumps({
+        "model_name": model_name, **{k: getattr(params, k) for k in keys},
+        "plan": plan.__dict__, "classes": classes, "data": json.loads((data_root / "settings.json").read_text()),
+    }))
+
+
+def new_state(fingerprint: dict) -> dict[str, Any]:
+    """The trainer state of a run that has not started; `save_last` writes it as state.json."""
+    return {"fingerprint": fingerprint, "epoch": 0, "step_in_epoch": 0, "global_step": 0,
+            "epoch_loss_sum": 0.0, "epoch_images": 0, "history": [], "best_top1": -1.0, "best_epoch": None,
+            "since_best": 0, "finished": False, "stop_reason": None, "wall_time_s": 0.0, "step_time_s": 0.0,
+            "train_images": 0, "compile_s": 0.0, "compiled": False, "peak_gpu_mem_gb": None, "scaler": None}

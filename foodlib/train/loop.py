@@ -11,18 +11,16 @@ written at each epoch end, every SAVE_EVERY_S seconds and when `max_steps` stops
 """
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from foodlib import artifacts, config, metrics, models, runtime, scoring
+from foodlib import artifacts, compiling, config, metrics, models, runtime, scoring
 from foodlib.config import Params
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
@@ -58,8 +56,10 @@ class TrainResult:
         s = self.state
         n_all, n_train = models.count_parameters(self.model)
         trained = not s.get("published")
-        return {
-            "train_wall_time_s": s["wall_time_s"] if trained else None,
+        compile_s = s.get("compile_s", 0.0) if trained and s.get("compiled") else None  # None: not compiled
+        return {  # compile time is kept out of the training time and the images/s
+            "train_wall_time_s": s["wall_time_s"] - (compile_s or 0.0) if trained else None,
+            "train_compile_s": compile_s,
             "train_images_per_s": s["train_images"] / max(s["step_time_s"], 1e-9) if trained else None,
             "num_parameters": n_all,
             "num_trainable_parameters": n_train,
@@ -69,23 +69,6 @@ class TrainResult:
             "stop_reason": s["stop_reason"],
             **({} if trained else {"published_checkpoint": s["published"]}),
         }
-
-
-def _fingerprint(params: Params, model_name: str, plan: Plan, classes: list[str], data_root: Path) -> dict[str, Any]:
-    """What must match for a checkpoint to be resumed (max_steps is only a stop, so it is left out)."""
-    keys = ["model_source", "seed", "batch_size", "warmup_ratio", "label_smoothing",
-            "early_stopping_patience", "mixed_precision"]
-    return json.loads(json.dumps({
-        "model_name": model_name, **{k: getattr(params, k) for k in keys},
-        "plan": plan.__dict__, "classes": classes, "data": json.loads((data_root / "settings.json").read_text()),
-    }))
-
-
-def _new_state(fingerprint: dict) -> dict[str, Any]:
-    return {"fingerprint": fingerprint, "epoch": 0, "step_in_epoch": 0, "global_step": 0,
-            "epoch_loss_sum": 0.0, "epoch_images": 0, "history": [], "best_top1": -1.0, "best_epoch": None,
-            "since_best": 0, "finished": False, "stop_reason": None, "wall_time_s": 0.0, "step_time_s": 0.0,
-            "train_images": 0, "peak_gpu_mem_gb": None, "scaler": None}
 
 
 # -- training ------------------------------------------------------------------
@@ -130,8 +113,8 @@ def fit(params: Params, model_name: str, prepared: Prepared, variant: str = "fin
     val_set = loader.CachedImages(prepared, "val", preprocess.eval())
     ckpt = models.checkpoint_dir(params, model_name, variant)
     name = models.artifact_name(model_name, variant)
-    fingerprint = _fingerprint(params, model_name, plan, list(prepared.classes), prepared.root)
-    state = checkpoints.resume_state(ckpt, fingerprint) or _new_state(fingerprint)
+    fingerprint = checkpoints.fingerprint(params, model_name, plan, list(prepared.classes), prepared.root)
+    state = checkpoints.resume_state(ckpt, fingerprint) or checkpoints.new_state(fingerprint)
     optimizer = _optimizer(model, plan)
     last = artifacts.settled(ckpt / "last")
     if state["global_step"] and not state["finished"]:
@@ -159,7 +142,8 @@ def from_published(params: Params, model_name: str, prepared: Prepared, path_or_
     checkpoints.save_best(ckpt / "best", model, path_or_id, params, epoch=None)
     print(f"{model_name}: using the published fine-tune {config.shown(path_or_id)} (labels matched to the dataset's classes "
           "by name); not trained here")
-    state = {**_new_state({}), "finished": True, "stop_reason": "published fine-tune", "published": path_or_id}
+    state = {**checkpoints.new_state({}), "finished": True, "stop_reason": "published fine-tune",
+             "published": path_or_id}
     name = models.artifact_name(model_name)
     return TrainResult(name, model_name, "finetune", model, preprocess, pd.DataFrame(), state)
 
@@ -172,6 +156,10 @@ class _Run:
         self.p, self.name, self.model, self.opt, self.plan, self.state = params, name, model, optimizer, plan, state
         self.device, self.amp_dtype, self.ckpt, self.model_name = device, amp_dtype, ckpt, model_name
         self.source = models.source(params, model_name)
+        # self.model is what is saved; self.forward what computes (the model itself, or it compiled)
+        self.forward = compiling.maybe_compile(model, compiling.enabled(params.compile, params.profile, device))
+        state.setdefault("compile_s", 0.0)  # a state saved before compiling was an option
+        state["compiled"] = state.get("compiled", False) or isinstance(self.forward, compiling.Compiled)
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
         if state["scaler"]:
             self.scaler.load_state_dict(state["scaler"])
@@ -221,16 +209,16 @@ class _Run:
             if 0 <= self.p.max_steps <= s["global_step"]:
                 s["epoch_loss_sum"] += running.item()
                 return False
+            compiled_before = compiling.compile_seconds(self.forward)
             loss = self._step(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
             running += loss.detach().double() * len(y)
             s["global_step"] += 1
             s["step_in_epoch"] += 1
             s["epoch_images"] += len(y)
-            s["train_images"] += len(y)
             if s["global_step"] % LOG_EVERY == 0:
                 writer.add_scalar("train/loss", loss.item(), s["global_step"])
                 writer.add_scalar("train/lr", self.opt.param_groups[0]["lr"], s["global_step"])
-            s["step_time_s"] += time.perf_counter() - t0  # loading + step: the images/s a user waits for
+            self._count(time.perf_counter() - t0, len(y), compiled_before)
             bar.update(1)
             if time.perf_counter() - self._last_save > SAVE_EVERY_S:
                 s["epoch_loss_sum"] += running.item()
@@ -240,13 +228,22 @@ class _Run:
         s["epoch_loss_sum"] += running.item()
         return True
 
+    def _count(self, seconds: float, images: int, compiled_before: float | None) -> None:
+        """Loading + step time: the images/s a user waits for. A step that compiled (the forward at once,
+        the backward lazily at its first call) counts as compile time instead."""
+        if compiling.compile_seconds(self.forward) != compiled_before:
+            self.state["compile_s"] += seconds
+        else:
+            self.state["step_time_s"] += seconds
+            self.state["train_images"] += images
+
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         step = self.state["global_step"]
         for group in self.opt.param_groups:
             group["lr"] = self.plan.lr_at(step, self.p.warmup_ratio)
         torch.manual_seed(mix(self.p.seed, step, 7))  # dropout / drop-path draws depend on the step only
         with runtime.autocast(self.device, self.amp_dtype):
-            logits = self.model(pixel_values=x).logits
+            logits = self.forward(pixel_values=x).logits
         loss = F.cross_entropy(logits.float(), y, label_smoothing=self.p.label_smoothing)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -260,8 +257,10 @@ class _Run:
         """End of an epoch: validation, history row, best checkpoint, early stopping, last checkpoint."""
         s = self.state
         self._tick()
-        logits = scoring.predict(self.model, val_set, batch_size=self.p.eval_batch_size,
+        compiled_before = compiling.compile_seconds(self.forward) or 0.0
+        logits = scoring.predict(self.forward, val_set, batch_size=self.p.eval_batch_size,
                                   num_workers=self.p.num_workers, device=self.device, amp_dtype=self.amp_dtype)
+        s["compile_s"] += (compiling.compile_seconds(self.forward) or 0.0) - compiled_before  # eval graph's
         labels = val_set.labels
         top1 = metrics.top1(labels, logits.argmax(1))
         row = {"epoch": s["epoch"] + 1, "step": s["global_step"],
@@ -277,8 +276,9 @@ class _Run:
             checkpoints.save_best(self.ckpt / "best", self.model, self.source, self.p, row["epoch"])
         else:
             s["since_best"] += 1
+        compiled = f", compiling took {s['compile_s']:.0f} s so far" if s["compiled"] else ""
         self.bar.write(f"{self.name} epoch {row['epoch']}/{self.plan.epochs}: train loss {row['train_loss']:.3f}, "
-                       f"val loss {row['val_loss']:.3f}, val top-1 {top1:.3f}" + (" (best)" if improved else ""))
+                       f"val loss {row['val_loss']:.3f}, val top-1 {top1:.3f}" + (" (best)" if improved else "") + compiled)
         s.update(epoch=s["epoch"] + 1, step_in_epoch=0, epoch_loss_sum=0.0, epoch_images=0)
         if s["since_best"] >= self.p.early_stopping_patience and s["epoch"] < self.plan.epochs:
             s["finished"], s["stop_reason"] = True, f"early stopping (no gain in {s['since_best']} epochs)"

@@ -64,7 +64,8 @@ def preflight(params: config.Params) -> None:
     problems = []
     if params.device != "cpu" and not torch.cuda.is_available():
         problems.append("no GPU is visible to torch (torch.cuda.is_available() is False)")
-    needs_hub = params.data_source == "hub" or params.model_source == "hub" or "/" in params.clip_model
+    # model_source "random" (rehearsal) builds CLIP too: a released name like ViT-B/32 is then not downloaded.
+    needs_hub = params.data_source == "hub" or params.model_source == "hub"
     if needs_hub and not _reachable("huggingface.co", 443):
         problems.append("huggingface.co is not reachable (no internet, or HF_HUB_OFFLINE is set)")
     if problems:

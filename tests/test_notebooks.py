@@ -131,3 +131,10 @@ def test_notebook_01_runs_with_nbconvert(tmp_path):
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert any("image/png" in o.get("data", {}) for o in outputs), "figures are not shown inline"
     assert (tmp_path / "smoke" / "data" / "summary.json").exists()
+
+
+def test_preflight_lets_the_rehearsal_run_offline_but_not_full(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as on the offline test machines
+    runner.preflight(config.resolve("rehearsal", device="cpu"))  # builds everything locally: nothing to refuse
+    with pytest.raises(SystemExit, match="huggingface.co"):
+        runner.preflight(config.resolve("full", device="cpu"))

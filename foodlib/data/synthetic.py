@@ -175,10 +175,10 @@ def _make_photos(base: Path, plan: list, image_size: int, seed: int, num_workers
 
 
 def _progress(total: int, initial: int):
-    from tqdm import tqdm  # plain text bars: readable in Jupyter and in papermill logs alike
+    from foodlib import runtime
 
-    return tqdm(total=total, initial=initial, desc="synthetic photos (chunks)", disable=total - initial < 2,
-                mininterval=5)
+    return runtime.progress(total=total, initial=initial, desc="synthetic photos (chunks)",
+                            enabled=total - initial >= 2)
 
 
 def _write_meta(base: Path, classes: list[str], plan: list, objects: dict, args: dict) -> None:

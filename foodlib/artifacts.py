@@ -14,6 +14,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -147,12 +148,55 @@ def to_markdown(df: pd.DataFrame, float_format: str = "%.4f") -> str:
     return "\n".join([header, rule, *rows])
 
 
-def save_figure(fig: Any, path: str | Path, params: Params, dpi: int = 130) -> None:
-    """Write `fig` as PNG with its sidecar. Returns nothing: a notebook cell ending in this call shows no path."""
+MAX_FIGURE_BYTES = 300_000  # a committed figure stays light in the repository and quick to open
+MIN_FIGURE_DPI = 80  # below this, 8 pt labels fall under 9 px and stop being legible
+
+
+def save_figure(fig: Any, path: str | Path, params: Params, dpi: int = 130,
+                max_bytes: int = MAX_FIGURE_BYTES) -> None:
+    """Write `fig` as a lossless PNG of at most `max_bytes`, lowering the dpi when needed (not below MIN_FIGURE_DPI).
+
+    The dpi used and the size are recorded in the sidecar meta file. Returns nothing: a notebook cell
+    ending in this call shows no path.
+    """
     path = Path(path).with_suffix(".png")
+    used = dpi
+    data = png_bytes(fig, used)
+    while len(data) > max_bytes and used > MIN_FIGURE_DPI:
+        # Bytes grow with the pixel count, i.e. with dpi**2; 0.95 leaves room for the estimate's error.
+        used = max(MIN_FIGURE_DPI, int(used * (max_bytes / len(data)) ** 0.5 * 0.95))
+        data = png_bytes(fig, used)
+    if len(data) > max_bytes:
+        warnings.warn(f"{path.name}: {len(data):,} bytes even at {used} dpi (budget {max_bytes:,}); "
+                      "draw fewer or smaller panels", stacklevel=2)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
-    write_meta(path, params)
+        tmp.write_bytes(data)
+    write_meta(path, params, dpi=used, png_bytes=len(data))
+
+
+def png_bytes(fig: Any, dpi: int) -> bytes:
+    """`fig` rendered as PNG, compacted losslessly: RGB when opaque, a palette when it has at most 256 colours."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, bbox_inches="tight", format="png")
+    rgba = np.asarray(Image.open(buf).convert("RGBA"))
+    if (rgba[..., 3] != 255).any():
+        return buf.getvalue()  # transparency: keep matplotlib's own file
+    rgb = rgba[..., :3]
+    packed = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    colours, index = np.unique(packed.ravel(), return_inverse=True)
+    if len(colours) <= 256:  # every colour kept exactly: a palette image is the same picture
+        img = Image.fromarray(index.reshape(packed.shape).astype(np.uint8))  # "L"; putpalette makes it "P"
+        img.putpalette(np.stack([colours >> 16, colours >> 8 & 255, colours & 255], 1).astype(np.uint8).ravel())
+    else:
+        img = Image.fromarray(np.ascontiguousarray(rgb))
+    out = io.BytesIO()
+    img.save(out, format="png", optimize=True)
+    return min(out.getvalue(), buf.getvalue(), key=len)
 
 
 def write_predictions(df: pd.DataFrame, model: str, params: Params, num_classes: int) -> Path:

@@ -7,7 +7,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from foodlib.faithfulness import resample
+from foodlib.faithfulness import auc, resample
+
+MAP_CMAP = "inferno"  # perceptually uniform: equal steps in value read as equal steps in lightness
+MAP_LABEL = "map value, min-max scaled per map (0 = least, 1 = most)"
 
 
 def to_image(pixel_values: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
@@ -28,9 +31,28 @@ def overlay(ax, image: np.ndarray, saliency: torch.Tensor | None, title: str = "
     """Draw `image` (H, W, 3) with `saliency` upsampled over it."""
     ax.imshow(image)
     if saliency is not None:
-        ax.imshow(upsample(saliency, image.shape[:2]), cmap="jet", alpha=alpha, vmin=0, vmax=1)
+        ax.imshow(upsample(saliency, image.shape[:2]), cmap=MAP_CMAP, alpha=alpha, vmin=0, vmax=1)
     ax.set_title(title, fontsize=8)
     ax.axis("off")
+
+
+def map_colorbar(fig, axes) -> None:
+    """One labelled colour bar for every overlay of the figure (all share the 0-1 scale of `upsample`)."""
+    mappable = plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap=MAP_CMAP)
+    # Below the panels: the label reads in one line whatever the number of rows.
+    bar = fig.colorbar(mappable, ax=axes, location="bottom", shrink=0.45, aspect=45, pad=0.02)
+    bar.set_label(MAP_LABEL, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+
+
+def text_panel(text: str, title: str = ""):
+    """A figure holding one line of text and no axes: what is drawn when there is nothing to draw."""
+    fig, ax = plt.subplots(figsize=(6, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=10, wrap=True)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
 
 
 def label_text(classes: Sequence[str], label: int, pred: int, conf: float) -> str:
@@ -38,15 +60,18 @@ def label_text(classes: Sequence[str], label: int, pred: int, conf: float) -> st
     return f"pred {classes[pred]} ({conf:.0%}, {mark})"
 
 
-def gallery(rows: list[dict], columns: Sequence[str], classes: Sequence[str], title: str = ""):
-    """One row per image: the image, then one overlay per model in `columns`.
+def gallery(rows: list[dict], columns: Sequence[str], classes: Sequence[str], title: str = "",
+            empty: str = "no images in this set"):
+    """One row per image: the image, then one overlay per model in `columns`; `empty` is shown when there is none.
 
     Each row is {"image": (H, W, 3), "label": int, "maps": {model: (h, w)},
-    "pred": {model: int}, "conf": {model: float}, "method": {model: str}}.
+    "pred": {model: int}, "conf": {model: float}, "method": {model: str}},
+    optionally "images": {model: (H, W, 3)}, each model's own input (else "image").
     """
-    n = len(rows)
-    fig, axes = plt.subplots(max(n, 1), 1 + len(columns), figsize=(2.3 * (1 + len(columns)), 2.5 * max(n, 1)),
-                             squeeze=False)
+    if not rows:
+        return text_panel(empty, title)
+    n, width = len(rows), 1 + len(columns)
+    fig, axes = plt.subplots(n, width, figsize=(2.3 * width, 2.5 * n + 0.7), squeeze=False, layout="constrained")
     for r, row in enumerate(rows):
         overlay(axes[r, 0], row["image"], None, f"true: {classes[row['label']]}")
         for c, name in enumerate(columns, start=1):
@@ -54,38 +79,53 @@ def gallery(rows: list[dict], columns: Sequence[str], classes: Sequence[str], ti
                                                                    row["conf"][name])
             image = row.get("images", {}).get(name, row["image"])  # each model's own input crop
             overlay(axes[r, c], image, row["maps"][name], text)
-    if not rows:
-        axes[0, 0].text(0.5, 0.5, "no images in this set", ha="center", va="center")
+    map_colorbar(fig, axes)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return fig
 
 
-def head_grid(image: np.ndarray, heads: dict[str, torch.Tensor], title: str = ""):
-    """Rows: models; columns: the head-averaged map, then each head. `heads[name]` is (heads, h, w)."""
+def head_grid(images: dict[str, np.ndarray], heads: dict[str, torch.Tensor], title: str = ""):
+    """Rows: models; columns: the model's input, the head-averaged map, then each head.
+
+    `images[name]` is (H, W, 3), the model's own preprocessed input; `heads[name]` is (heads, h, w).
+    """
     width = 1 + max(len(v) for v in heads.values())
-    fig, axes = plt.subplots(len(heads), width + 1, figsize=(1.9 * (width + 1), 2.1 * len(heads)), squeeze=False)
+    fig, axes = plt.subplots(len(heads), width + 1, figsize=(1.9 * (width + 1), 2.1 * len(heads) + 0.7),
+                             squeeze=False, layout="constrained")
     for r, (name, maps) in enumerate(heads.items()):
-        overlay(axes[r, 0], image, None, name)
+        image = images[name]
+        overlay(axes[r, 0], image, None, f"{name} input ({image.shape[0]}px)")
         overlay(axes[r, 1], image, maps.mean(0), "mean of heads")
         for h in range(width - 1):
             if h < len(maps):
                 overlay(axes[r, h + 2], image, maps[h], f"head {h}")
             else:
                 axes[r, h + 2].axis("off")
+    map_colorbar(fig, axes)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return fig
 
 
 def deletion_plot(curves: dict[str, torch.Tensor]):
-    """Mean deletion curve per (model method) label; the x axis is the fraction of patches removed."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for name, c in curves.items():
-        ax.plot(np.linspace(0, 1, c.shape[1]), c.mean(0).numpy(), label=name,
-                linestyle="--" if "random" in name else "-")
-    ax.set_xlabel("fraction of patches removed (most important first)")
-    ax.set_ylabel("probability of the predicted class")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    """One panel per model: the mean deletion curve of each of its methods and of its random order.
+
+    `curves` is keyed "<model> <method>" (method "random": the baseline), each (images, steps + 1).
+    """
+    models = list(dict.fromkeys(key.split(" ", 1)[0] for key in curves))
+    fig, axes = plt.subplots(1, len(models), figsize=(3.6 * len(models), 3.6), sharey=True, squeeze=False,
+                             layout="constrained")
+    for ax, model in zip(axes[0], models):
+        methods = [k.split(" ", 1)[1] for k in curves if k.split(" ", 1)[0] == model]
+        colours = iter(plt.cm.tab10.colors)
+        for method in sorted(methods, key=lambda m: m == "random"):  # the baseline last, in grey
+            c = curves[f"{model} {method}"]
+            style = dict(color="grey", ls="--") if method == "random" else dict(color=next(colours))
+            ax.plot(np.linspace(0, 1, c.shape[1]), c.mean(0).numpy(), label=f"{method} (AUC {auc(c).mean():.2f})",
+                    **style)
+        ax.set_title(model)
+        ax.set_xlabel("fraction of patches removed\n(most important first)")
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("probability of the predicted class")
+    fig.suptitle("Deletion test: mean probability of the predicted class as patches are removed "
+                 "(lower area = more faithful map)", fontsize=10)
     return fig

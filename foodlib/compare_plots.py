@@ -35,8 +35,12 @@ def accuracy_figure(models: Sequence[str], top1: np.ndarray, low: np.ndarray, hi
 
 
 def pairwise_figure(labels: Sequence[str], diff: np.ndarray, low: np.ndarray, high: np.ndarray,
-                    pvalues: np.ndarray):
-    """Forest plot: each pair's accuracy difference (points) with its bootstrap interval and McNemar p."""
+                    p_holm: np.ndarray):
+    """Forest plot: each pair's accuracy difference (points) with its bootstrap interval and Holm-adjusted p.
+
+    p_holm: the exact McNemar p-values adjusted for the number of pairs (`compare.pairwise_table`'s p_holm):
+    with ten pairs, unadjusted p-values would overstate how surprising the smallest one is.
+    """
     import matplotlib.pyplot as plt
 
     diff, low, high = (100 * np.asarray(a, dtype=float) for a in (diff, low, high))
@@ -45,12 +49,14 @@ def pairwise_figure(labels: Sequence[str], diff: np.ndarray, low: np.ndarray, hi
     ax.axvline(0, color="grey", lw=1, ls="--")
     ax.errorbar(diff, y, xerr=[diff - low, high - diff], fmt="o", color="k", capsize=3)
     span = max(1e-9, np.nanmax(np.abs(np.r_[low, high])))
-    for yi, hi, p in zip(y, high, pvalues):
-        ax.annotate("p<1e-300" if p == 0 else f"p={p:.2g}", (hi, yi), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+    for yi, hi, p in zip(y, high, p_holm):
+        ax.annotate("Holm-adjusted p" + ("<1e-300" if p == 0 else f"={p:.2g}"), (hi, yi), xytext=(6, 0),
+                    textcoords="offset points", va="center", fontsize=8)
     ax.set_xlim(-1.3 * span, 1.45 * span)
     ax.set_yticks(y, list(labels))
     ax.set_xlabel("difference in top-1 accuracy, A - B (percentage points)")
-    ax.set_title("Pairwise differences: 95% paired-bootstrap interval, exact McNemar p")
+    ax.set_title("Pairwise differences: 95% paired-bootstrap interval,\n"
+                 "exact McNemar p adjusted for all pairs (Holm-adjusted p)")
     fig.tight_layout()
     return fig
 

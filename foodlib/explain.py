@@ -181,6 +181,16 @@ def spread(ids: Sequence[str], n: int) -> list[str]:
     return [ids[int(i)] for i in np.linspace(0, len(ids) - 1, n).round()]
 
 
+def head_example(explainers: dict[str, Explainer], path: str | Path) -> tuple[dict, dict]:
+    """For `attention_plots.head_grid`: each model's own input image (H, W, 3) and its per-head maps (heads, h, w)."""
+    images, heads = {}, {}
+    for name, ex in explainers.items():
+        x = load_eval_images([path], ex)  # the model's own resize, crop and normalisation
+        images[name] = attention_plots.to_image(x[0], ex.mean, ex.std)
+        heads[name] = ex.head_maps(x)[0]
+    return images, heads
+
+
 def gallery_rows(explainers: dict[str, Explainer], shown: pd.DataFrame, paths: Sequence[Path],
                  methods: dict[str, str]) -> list[dict]:
     """Rows for `attention_plots.gallery`: each model's map for the class it predicted, on its own input image."""

@@ -226,3 +226,30 @@ def test_explainers_give_maps_heads_and_a_deletion_table(vit, swin, clip_clf):
     assert curves["vit cls"].shape == (3, 5)
     best = explain.best_methods(table)
     assert set(best) == {"vit", "swin", "clip"}
+
+
+def test_every_head_row_is_drawn_on_that_models_own_input(vit, swin, clip_clf, tmp_path):
+    """CLIP resizes the short side to its input and crops (crop_ratio 1.0); ViT/Swin resize to size/0.875 first."""
+    import numpy as np
+    from PIL import Image
+
+    from foodlib import attention_plots, explain
+    from foodlib.models import Preprocess
+
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)).save(path)
+    vit_pre = Preprocess(60, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
+    clip_pre = Preprocess(64, (0.48, 0.46, 0.41), (0.27, 0.26, 0.28), "bicubic", 1.0)
+    exs = {"vit": explain.Explainer("vit", vit, 60, vit_pre.mean, vit_pre.std, vit_pre.eval()),
+           "swin": explain.Explainer("swin", swin, 48, (0.5,) * 3, (0.5,) * 3),
+           "clip": explain.Explainer("clip", clip_clf, 64, clip_pre.mean, clip_pre.std, clip_pre.eval())}
+    images, heads = explain.head_example(exs, path)
+    for name, ex in exs.items():
+        own = attention_plots.to_image(explain.load_eval_images([path], ex)[0], ex.mean, ex.std)
+        np.testing.assert_array_equal(images[name], own)
+    assert [images[n].shape[0] for n in exs] == [60, 48, 64]
+    fig = attention_plots.head_grid(images, heads)
+    grid = np.array([ax for ax in fig.axes if ax.get_label() != "<colorbar>"]).reshape(len(exs), -1)
+    for row, name in zip(grid, exs):
+        for ax in row[:2]:  # the input, and the mean-of-heads overlay's base image
+            np.testing.assert_array_equal(ax.get_images()[0].get_array(), images[name])

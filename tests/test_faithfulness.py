@@ -64,8 +64,8 @@ def test_figures_draw():
     rows = [{"image": img, "label": 0, "maps": {"a": torch.rand(4, 4), "b": torch.rand(2, 2)},
              "pred": {"a": 0, "b": 1}, "conf": {"a": 0.9, "b": 0.4}, "method": {"a": "rollout", "b": "gradcam"}}]
     fig = attention_plots.gallery(rows, ["a", "b"], ["x", "y"], "t")
-    assert len(fig.axes) == 3
-    fig = attention_plots.head_grid(img, {"a": torch.rand(4, 4, 4), "b": torch.rand(1, 2, 2)})
-    assert len(fig.axes) == 2 * 6
+    assert len(fig.axes) == 3 + 1  # + the colour bar
+    fig = attention_plots.head_grid({"a": img, "b": img}, {"a": torch.rand(4, 4, 4), "b": torch.rand(1, 2, 2)})
+    assert len(fig.axes) == 2 * 6 + 1
     up = attention_plots.upsample(torch.tensor([[0.0, 1.0], [0.0, 0.0]]), (8, 8))
     assert up.shape == (8, 8) and up[0, 7] == 1.0 and up[7, 0] == 0.0

@@ -8,9 +8,9 @@ The model names come from the registry (`foodlib.registry`): the main models are
 every registered model, and the linear probes join the tables when present.
 """
 from foodlib.compare.disagreements import (DISAGREEMENTS_FILE, MEMBERS_FILE, correctness_patterns,
-                                           disagreement_counts, disagreement_masks, disagreement_members,
-                                           load_disagreement_members, load_disagreements, save_disagreements,
-                                           shown_examples, with_class_names)
+                                           describe_set, disagreement_counts, disagreement_masks,
+                                           disagreement_members, load_disagreement_members, load_disagreements,
+                                           save_disagreements, shown_examples, with_class_names)
 from foodlib.compare.inputs import (KNOWN_MODELS, MAIN_MODELS, InputMismatchError, Joined, check_inputs,
                                     find_models, found_table, join, load_joined, metrics_of, prediction_path)
 from foodlib.compare.tables import (calibration_table, class_gaps, confused_pairs, confused_pairs_table,
@@ -23,6 +23,6 @@ __all__ = [
     "headline_table", "pairwise_table", "per_class_accuracy", "class_gaps", "confused_pairs", "confused_pairs_table",
     "most_confused_classes", "confusion_submatrix", "calibration_table",
     "DISAGREEMENTS_FILE", "MEMBERS_FILE", "disagreement_masks", "disagreement_members", "shown_examples",
-    "save_disagreements", "with_class_names", "correctness_patterns", "disagreement_counts", "load_disagreements",
-    "load_disagreement_members",
+    "save_disagreements", "with_class_names", "correctness_patterns", "describe_set", "disagreement_counts",
+    "load_disagreements", "load_disagreement_members",
 ]

@@ -45,6 +45,15 @@ def _right_model(set_name: str) -> str:
     return set_name[: -len("_only")] if set_name.endswith("_only") else set_name.split("_right_")[0]
 
 
+def describe_set(set_name: str, models: Sequence[str] = MAIN_MODELS) -> str:
+    """A set's rule in words: 'clip is right and vit is wrong', 'swin is right and vit and clip are wrong'."""
+    right = _right_model(set_name)
+    if set_name.endswith("_only"):
+        wrong = [m for m in models if m != right]
+        return f"{right} is right and {' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong"
+    return f"{right} is right and {set_name.split('_right_')[1][:-len('_wrong')]} is wrong"
+
+
 def disagreement_members(joined: Joined, models: Sequence[str] = MAIN_MODELS) -> pd.DataFrame:
     """Every member of every disagreement set, ranked within its set.
 

@@ -8,20 +8,24 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from foodlib import runtime
 from foodlib.bench.common import LiveRows, Row, _sync, cpu_cores
 
 LABELS = {"vit": "ViT-B/16 224", "swin": "Swin V2-T 256"}
 
 
 def build_model(name: str, num_labels: int = 101):
-    """The published architecture (foodlib.models.archs) with a `num_labels` head and random weights."""
+    """The published architecture (foodlib.models.archs) with a `num_labels` head and random weights,
+    with the attention training uses (Swin V2: foodlib.models.swin_sdpa)."""
     from transformers import AutoModelForImageClassification
 
-    from foodlib.models import archs
+    from foodlib.models import archs, swin_sdpa
 
     cfg = archs.hf_config(name)
     cfg.num_labels = num_labels
-    return AutoModelForImageClassification.from_config(cfg), cfg.image_size
+    model = AutoModelForImageClassification.from_config(cfg)
+    swin_sdpa.install(model)  # leaves a model without Swin V2 attention alone
+    return model, cfg.image_size
 
 
 def _train_step(model, run, x, y, device: str, amp: bool) -> tuple[Callable[[], None], object]:
@@ -33,7 +37,7 @@ def _train_step(model, run, x, y, device: str, amp: bool) -> tuple[Callable[[], 
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05, fused=device == "cuda")
 
     def step():
-        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=amp):
+        with runtime.autocast(device, torch.bfloat16 if amp else None):  # the training loop's autocast
             logits = run(pixel_values=x).logits
         loss = nnf.cross_entropy(logits.float(), y)
         loss.backward()
@@ -49,7 +53,7 @@ def _eval_step(model, run, x, device: str, amp: bool) -> Callable[[], None]:
     model.eval()
 
     def step():
-        with torch.inference_mode(), torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=amp):
+        with torch.inference_mode(), runtime.autocast(device, torch.bfloat16 if amp else None):
             run(pixel_values=x).logits
 
     return step

@@ -71,20 +71,17 @@ HF_CONFIGS = {"vit": vit_config, "swin": swin_config}
 # -- CLIP: the dimensions of OpenAI's released ViT models (what clip.model.build_model reads off them) --
 
 _CLIP_TEXT = {"context_length": 77, "vocab_size": 49408}
+_VIT_B = {"embed_dim": 512, "image_resolution": 224, "vision_layers": 12, "vision_width": 768, **_CLIP_TEXT,
+          "transformer_width": 512, "transformer_heads": 8, "transformer_layers": 12}
+_VIT_L = {"embed_dim": 768, "image_resolution": 224, "vision_layers": 24, "vision_width": 1024,
+          "vision_patch_size": 14, **_CLIP_TEXT, "transformer_width": 768, "transformer_heads": 12,
+          "transformer_layers": 12}
 CLIP_DIMS: dict[str, dict[str, int]] = {
     # ViT-B/32 at 224 px: a 7x7 grid + CLS; ViT-B/16: 14x14; ViT-L/14: 16x16 (24x24 at 336 px).
-    "ViT-B/32": {"embed_dim": 512, "image_resolution": 224, "vision_layers": 12, "vision_width": 768,
-                 "vision_patch_size": 32, **_CLIP_TEXT, "transformer_width": 512, "transformer_heads": 8,
-                 "transformer_layers": 12},
-    "ViT-B/16": {"embed_dim": 512, "image_resolution": 224, "vision_layers": 12, "vision_width": 768,
-                 "vision_patch_size": 16, **_CLIP_TEXT, "transformer_width": 512, "transformer_heads": 8,
-                 "transformer_layers": 12},
-    "ViT-L/14": {"embed_dim": 768, "image_resolution": 224, "vision_layers": 24, "vision_width": 1024,
-                 "vision_patch_size": 14, **_CLIP_TEXT, "transformer_width": 768, "transformer_heads": 12,
-                 "transformer_layers": 12},
-    "ViT-L/14@336px": {"embed_dim": 768, "image_resolution": 336, "vision_layers": 24, "vision_width": 1024,
-                       "vision_patch_size": 14, **_CLIP_TEXT, "transformer_width": 768, "transformer_heads": 12,
-                       "transformer_layers": 12},
+    "ViT-B/32": {**_VIT_B, "vision_patch_size": 32},
+    "ViT-B/16": {**_VIT_B, "vision_patch_size": 16},
+    "ViT-L/14": _VIT_L,
+    "ViT-L/14@336px": {**_VIT_L, "image_resolution": 336},
 }
 
 

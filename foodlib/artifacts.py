@@ -14,7 +14,6 @@ import platform
 import shutil
 import subprocess
 import tempfile
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -154,7 +153,8 @@ MIN_FIGURE_DPI = 80  # below this, 8 pt labels fall under 9 px and stop being le
 
 def save_figure(fig: Any, path: str | Path, params: Params, dpi: int = 130,
                 max_bytes: int = MAX_FIGURE_BYTES) -> None:
-    """Write `fig` as a lossless PNG of at most `max_bytes`, lowering the dpi when needed (not below MIN_FIGURE_DPI).
+    """Write `fig` as a lossless PNG of at most `max_bytes`, lowering the dpi when needed (not below MIN_FIGURE_DPI);
+    a figure that cannot fit even then is written at `dpi` (the smoke record's figures all fit).
 
     The dpi used and the size are recorded in the sidecar meta file. Returns nothing: a notebook cell
     ending in this call shows no path.
@@ -166,9 +166,8 @@ def save_figure(fig: Any, path: str | Path, params: Params, dpi: int = 130,
         # Bytes grow with the pixel count, i.e. with dpi**2; 0.95 leaves room for the estimate's error.
         used = max(MIN_FIGURE_DPI, int(used * (max_bytes / len(data)) ** 0.5 * 0.95))
         data = png_bytes(fig, used)
-    if len(data) > max_bytes:
-        warnings.warn(f"{path.name}: {len(data):,} bytes even at {used} dpi (budget {max_bytes:,}); "
-                      "draw fewer or smaller panels", stacklevel=2)
+    if len(data) > max_bytes:  # out of reach (e.g. many real photos): keep the asked-for quality instead
+        used, data = dpi, png_bytes(fig, dpi)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     write_meta(path, params, dpi=used, png_bytes=len(data))

@@ -9,10 +9,10 @@ it with Popen) and is reaped when its notebook ends. getrusage(RUSAGE_CHILDREN)
 would give the largest single child over the runner's whole life: neither per
 notebook nor summed over the kernel's DataLoader workers (and a child's own
 ru_maxrss starts from its parent's peak, carried across fork + exec). So a
-thread samples the RSS summed over the runner's descendants every `interval`
-seconds, and the kernel reports its own peak RSS (VmHWM) at exit
-(`runtime.report_peaks_at_exit`); the figure is the larger of the two. Summed RSS counts pages that forked
-workers share more than once: an upper estimate. GPU: torch's
+thread samples the memory summed over the runner's descendants every `interval`
+seconds (proportional set size, so pages forked workers share count once), and
+the kernel reports its own peak RSS (VmHWM) at exit (`runtime.report_peaks_at_exit`);
+the figure is the larger of the two. GPU: torch's
 max_memory_allocated, reported by the kernel at exit; None without a GPU.
 """
 from __future__ import annotations
@@ -48,8 +48,20 @@ class Footprint:
     gpu_name: str | None = None  # as the kernel saw it
 
 
+def _resident(process) -> int:
+    import psutil
+
+    try:
+        return process.memory_full_info().pss  # reads /proc/<pid>/smaps_rollup
+    except (AttributeError, OSError, psutil.AccessDenied):  # no pss here, or not readable
+        return process.memory_info().rss
+
+
 def tree_rss(pid: int) -> int:
-    """Bytes resident in the descendants of process `pid`, summed (not counting `pid` itself)."""
+    """Bytes resident in the descendants of process `pid`, summed (not counting `pid` itself).
+
+    Proportional set size where the system reports it (Linux): a page that forked DataLoader workers
+    share with the kernel counts once in the sum, not once per process. Plain RSS elsewhere."""
     import psutil
 
     try:
@@ -59,7 +71,7 @@ def tree_rss(pid: int) -> int:
     total = 0
     for child in children:
         try:
-            total += child.memory_info().rss
+            total += _resident(child)
         except psutil.Error:  # it ended between the listing and the read
             pass
     return total

@@ -70,6 +70,9 @@ class Params:
     linear_probe_epochs: int = 3  # head only on a frozen backbone: typical, it converges in few epochs
     linear_probe_lr: float = 1e-3  # typical AdamW learning rate for a linear head
     max_steps: int = -1  # stop after this many optimiser steps (-1 = no limit); used to test resuming
+    # Data-parallel processes for fine-tuning (DDP via accelerate, launched from the notebook): one per GPU (at most
+    # torch.cuda.device_count()), or on CPU at most one per core (gloo). batch_size stays the global batch.
+    num_processes: int = 1
     # -- CLIP (04) --------------------------------------------------------
     clip_model: str = "ViT-B/32"  # ViT-B/32 | RN50 | ViT-B/16 | ViT-L/14, or a path to a local checkpoint
     clip_prompt_set: str = "food"  # name | photo | food | ensemble: the set whose predictions are saved
@@ -258,6 +261,9 @@ def resolve(profile: str = "smoke", **overrides: Any) -> Params:
     params = Params(**values)
     if not 0 < params.val_fraction < 1:
         raise ParameterError(f"val_fraction must be in (0, 1), got {params.val_fraction}")
+    if params.num_processes < 1 or params.batch_size % params.num_processes:
+        raise ParameterError(f"batch_size {params.batch_size} must split evenly over num_processes "
+                             f"{params.num_processes} (>= 1): each process takes batch_size / num_processes images")
     return params
 
 

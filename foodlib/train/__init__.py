@@ -4,8 +4,11 @@
   sampling     seeded data order and augmentation, so a resumed run replays exactly
   loop         `fit`: the loop, validation, best/last checkpoints, early stopping
   checkpoints  safetensors checkpoints and the state a resumed run continues from
+  result       `TrainResult`, what `fit` returns
+  distributed  `fit` data-parallel over `num_processes` processes (launched from the notebook kernel)
 """
-from foodlib.train.loop import TrainResult, fit
+from foodlib.train.loop import fit
+from foodlib.train.result import TrainResult
 from foodlib.train.sampling import EpochOrder, EpochSeeded, mix
 from foodlib.train.schedule import Plan, make_plan
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from types import SimpleNamespace
 
 import pandas as pd
 import torch
@@ -25,6 +24,7 @@ from foodlib.config import Params
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
 from foodlib.train import checkpoints
+from foodlib.train.result import TrainResult
 from foodlib.train.sampling import EpochOrder, EpochSeeded, mix
 from foodlib.train.schedule import Plan, make_plan
 
@@ -34,44 +34,6 @@ LOG_EVERY = 25  # steps between TensorBoard train-loss points (reading the loss 
 # published Food-101 fine-tunes cited in foodlib/config.py ran with.
 MAX_GRAD_NORM = 1.0
 
-
-@dataclass
-class TrainResult:
-    """A trained classifier (best weights loaded) and how training went."""
-
-    name: str  # artifact name: vit, vit_linear, ...
-    model_name: str
-    variant: str
-    model: Any
-    preprocess: models.Preprocess
-    history: pd.DataFrame
-    state: dict[str, Any] = field(repr=False)
-
-    @property
-    def finished(self) -> bool:
-        return bool(self.state["finished"])
-
-    def summary(self) -> dict[str, Any]:
-        """The training keys of the metrics JSON."""
-        s = self.state
-        n_all, n_train = models.count_parameters(self.model)
-        trained = not s.get("published")
-        compile_s = s.get("compile_s", 0.0) if trained and s.get("compiled") else None  # None: not compiled
-        return {  # compile time is kept out of the training time and the images/s
-            "train_wall_time_s": s["wall_time_s"] - (compile_s or 0.0) if trained else None,
-            "train_compile_s": compile_s,
-            "train_images_per_s": s["train_images"] / max(s["step_time_s"], 1e-9) if trained else None,
-            "num_parameters": n_all,
-            "num_trainable_parameters": n_train,
-            "peak_gpu_mem_gb": s["peak_gpu_mem_gb"],
-            "epochs_run": s["epoch"],
-            "best_epoch": s["best_epoch"],
-            "stop_reason": s["stop_reason"],
-            **({} if trained else {"published_checkpoint": s["published"]}),
-        }
-
-
-# -- training ------------------------------------------------------------------
 
 def _freeze_for(model, model_name: str, variant: str) -> None:
     """Linear probe: only the head learns."""
@@ -102,7 +64,26 @@ def fit(params: Params, model_name: str, prepared: Prepared, variant: str = "fin
                   "stands in for training")
             return None
         return from_published(params, model_name, prepared, published)
-    device = runtime.resolve_device(params.device)
+    if params.num_processes > 1:  # data-parallel in launched processes; the kernel loads what they saved
+        from foodlib.train import distributed
+
+        return distributed.fit(params, model_name, prepared, variant, progress)
+    run = session(params, model_name, prepared, variant)
+    if run.state["global_step"] and not run.state["finished"]:
+        checkpoints.load_last(run.last, run.model, run.optimizer, run.device)
+        print(f"{run.name}: resuming from step {run.state['global_step']} (epoch {run.state['epoch'] + 1})")
+    if not run.state["finished"]:
+        _Run(params, run.name, run.model, run.optimizer, run.plan, run.state, run.device, run.amp_dtype, run.ckpt,
+             run.preprocess, model_name).train(run.train_set, run.val_set, progress)
+    elif progress:
+        print(f"{run.name}: already trained with these settings ({config.shown(run.ckpt)}); delete that folder to "
+              "train again")
+    return finish(params, model_name, prepared, variant, run)
+
+
+def session(params: Params, model_name: str, prepared: Prepared, variant: str, device: str | None = None):
+    """What a run starts from: model, data, plan, optimizer and the trainer state (resumed when it matches)."""
+    device = device or runtime.resolve_device(params.device)
     amp_dtype = runtime.autocast_dtype(params.mixed_precision, device)
     model, preprocess = models.load(model_name, params, prepared.classes, device=device)
     _freeze_for(model, model_name, variant)
@@ -116,21 +97,20 @@ def fit(params: Params, model_name: str, prepared: Prepared, variant: str = "fin
     fingerprint = checkpoints.fingerprint(params, model_name, plan, list(prepared.classes), prepared.root)
     state = checkpoints.resume_state(ckpt, fingerprint) or checkpoints.new_state(fingerprint)
     optimizer = _optimizer(model, plan)
-    last = artifacts.settled(ckpt / "last")
-    if state["global_step"] and not state["finished"]:
-        checkpoints.load_last(last, model, optimizer, device)
-        print(f"{name}: resuming from step {state['global_step']} (epoch {state['epoch'] + 1})")
-    if not state["finished"]:
-        run = _Run(params, name, model, optimizer, plan, state, device, amp_dtype, ckpt, preprocess, model_name)
-        run.train(train_set, val_set, progress)
-    elif progress:
-        print(f"{name}: already trained with these settings ({config.shown(ckpt)}); delete that folder to train again")
-    if state["best_epoch"] is not None:  # evaluate the best epoch, loaded as notebooks 06 and 07 load it
-        model, preprocess = models.load_finetuned(params, model_name, prepared.classes, device=device,
+    return SimpleNamespace(device=device, amp_dtype=amp_dtype, model=model, preprocess=preprocess, plan=plan,
+                           train_set=train_set, val_set=val_set, ckpt=ckpt, name=name, state=state,
+                           optimizer=optimizer, last=artifacts.settled(ckpt / "last"))
+
+
+def finish(params: Params, model_name: str, prepared: Prepared, variant: str, run) -> TrainResult:
+    """The result: the best epoch loaded as notebooks 06 and 07 load it (else the model as trained)."""
+    model, preprocess, state = run.model, run.preprocess, run.state
+    if state["best_epoch"] is not None:
+        model, preprocess = models.load_finetuned(params, model_name, prepared.classes, device=run.device,
                                                   variant=variant)
         _freeze_for(model, model_name, variant)  # so the trainable-parameter count describes this variant
     model.eval()
-    return TrainResult(name, model_name, variant, model, preprocess, pd.DataFrame(state["history"]), state)
+    return TrainResult(run.name, model_name, variant, model, preprocess, pd.DataFrame(state["history"]), state)
 
 
 def from_published(params: Params, model_name: str, prepared: Prepared, path_or_id: str) -> TrainResult:
@@ -151,6 +131,8 @@ def from_published(params: Params, model_name: str, prepared: Prepared, path_or_
 class _Run:
     """One training session: the loop over epochs and steps, and its bookkeeping."""
 
+    main = True  # the process that saves, logs and prints (several processes: `distributed` sets it per rank)
+
     def __init__(self, params, name, model, optimizer, plan, state, device, amp_dtype, ckpt, preprocess,
                  model_name):
         self.p, self.name, self.model, self.opt, self.plan, self.state = params, name, model, optimizer, plan, state
@@ -165,13 +147,9 @@ class _Run:
             self.scaler.load_state_dict(state["scaler"])
 
     def train(self, train_set: EpochSeeded, val_set, progress: bool) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
         s, plan = self.state, self.plan
-        order = EpochOrder(len(train_set), self.p.seed)
-        batches = loader.make_loader(train_set, batch_size=self.p.batch_size, shuffle=False, sampler=order,
-                                     num_workers=self.p.num_workers, device=self.device)
-        writer = SummaryWriter(str(self.p.run_dir / "tensorboard" / self.name), purge_step=s["global_step"] or None)
+        order, batches = self._batches(train_set)
+        writer = self._writer()
         if self.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         self._clock = self._last_save = time.perf_counter()
@@ -199,6 +177,17 @@ class _Run:
         # A finished run keeps only its state (the weights are in best/); a stopped one keeps everything.
         self._save_last(weights=not s["finished"])
 
+    def _writer(self):
+        from torch.utils.tensorboard import SummaryWriter
+        return SummaryWriter(str(self.p.run_dir / "tensorboard" / self.name),
+                             purge_step=self.state["global_step"] or None)
+
+    def _batches(self, train_set: EpochSeeded):
+        """The seeded order (resumable mid-epoch) and the loader that follows it."""
+        order = EpochOrder(len(train_set), self.p.seed)
+        return order, loader.make_loader(train_set, batch_size=self.p.batch_size, shuffle=False, sampler=order,
+                                         num_workers=self.p.num_workers, device=self.device)
+
     def _epoch(self, batches, writer) -> bool:
         """Train on the rest of the current epoch; False if max_steps stopped it."""
         s, bar = self.state, self.bar
@@ -211,14 +200,15 @@ class _Run:
                 return False
             compiled_before = compiling.compile_seconds(self.forward)
             loss = self._step(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
-            running += loss.detach().double() * len(y)
+            n = self._images(y)
+            running += loss.detach().double() * n
             s["global_step"] += 1
             s["step_in_epoch"] += 1
-            s["epoch_images"] += len(y)
+            s["epoch_images"] += n
             if s["global_step"] % LOG_EVERY == 0:
                 writer.add_scalar("train/loss", loss.item(), s["global_step"])
                 writer.add_scalar("train/lr", self.opt.param_groups[0]["lr"], s["global_step"])
-            self._count(time.perf_counter() - t0, len(y), compiled_before)
+            self._count(time.perf_counter() - t0, n, compiled_before)
             bar.update(1)
             if time.perf_counter() - self._last_save > SAVE_EVERY_S:
                 s["epoch_loss_sum"] += running.item()
@@ -227,6 +217,10 @@ class _Run:
             t0 = time.perf_counter()
         s["epoch_loss_sum"] += running.item()
         return True
+
+    def _images(self, y: torch.Tensor) -> int:
+        """Images in the step just taken (of all processes)."""
+        return len(y)
 
     def _count(self, seconds: float, images: int, compiled_before: float | None) -> None:
         """Loading + step time: the images/s a user waits for. A step that compiled (the forward at once,
@@ -258,8 +252,7 @@ class _Run:
         s = self.state
         self._tick()
         compiled_before = compiling.compile_seconds(self.forward) or 0.0
-        logits = scoring.predict(self.forward, val_set, batch_size=self.p.eval_batch_size,
-                                  num_workers=self.p.num_workers, device=self.device, amp_dtype=self.amp_dtype)
+        logits = self._predict(val_set)
         s["compile_s"] += (compiling.compile_seconds(self.forward) or 0.0) - compiled_before  # eval graph's
         labels = val_set.labels
         top1 = metrics.top1(labels, logits.argmax(1))
@@ -273,17 +266,25 @@ class _Run:
         improved = top1 >= s["best_top1"]  # a tie goes to the later epoch: small validation sets tie often
         if improved:
             s["best_top1"], s["best_epoch"], s["since_best"] = top1, row["epoch"], 0
-            checkpoints.save_best(self.ckpt / "best", self.model, self.source, self.p, row["epoch"])
+            if self.main:
+                checkpoints.save_best(self.ckpt / "best", self.model, self.source, self.p, row["epoch"])
         else:
             s["since_best"] += 1
         compiled = f", compiling took {s['compile_s']:.0f} s so far" if s["compiled"] else ""
-        self.bar.write(f"{self.name} epoch {row['epoch']}/{self.plan.epochs}: train loss {row['train_loss']:.3f}, "
-                       f"val loss {row['val_loss']:.3f}, val top-1 {top1:.3f}" + (" (best)" if improved else "") + compiled)
+        if self.main:
+            self.bar.write(f"{self.name} epoch {row['epoch']}/{self.plan.epochs}: train loss {row['train_loss']:.3f}, "
+                           f"val loss {row['val_loss']:.3f}, val top-1 {top1:.3f}" + (" (best)" if improved else "")
+                           + compiled)
         s.update(epoch=s["epoch"] + 1, step_in_epoch=0, epoch_loss_sum=0.0, epoch_images=0)
         if s["since_best"] >= self.p.early_stopping_patience and s["epoch"] < self.plan.epochs:
             s["finished"], s["stop_reason"] = True, f"early stopping (no gain in {s['since_best']} epochs)"
         if not s["finished"]:
             self._save_last()
+
+    def _predict(self, val_set):
+        """(N, C) validation logits in dataset order."""
+        return scoring.predict(self.forward, val_set, batch_size=self.p.eval_batch_size,
+                               num_workers=self.p.num_workers, device=self.device, amp_dtype=self.amp_dtype)
 
     def _tick(self) -> None:
         """Add the time since the last tick to the run's wall time (kept in the state, so it survives a resume)."""

@@ -298,21 +298,3 @@ def from_notebook(namespace: dict[str, Any]) -> Params:
     object.__setattr__(params, "_notebook_knobs", {n: v is not None for n, v in overrides.items()})
     return params
 
-
-def settings(params: Params, resolved: dict[str, Any] | None = None) -> list[tuple[str, str, str]]:
-    """(setting, value, where it comes from) for the notebook's knobs, after the profile and overrides.
-
-    `resolved` maps a setting to what "auto" became on this machine (device, precision, workers).
-    """
-    knobs = getattr(params, "_notebook_knobs", {})
-    names = ["profile", "data_source", "model_source"] + [n for n in knobs if n not in ("profile",)]
-    names += [n for n in (resolved or {}) if n not in names]
-    rows = []
-    for name in dict.fromkeys(names):
-        value = getattr(params, name)
-        shown = "(default)" if value == "" else repr(value) if isinstance(value, str) else str(value)
-        if resolved and name in resolved and str(resolved[name]) != str(value):
-            shown = f"{shown} -> {resolved[name]}"
-        origin = "profile" if name == "profile" else "parameter" if knobs.get(name) else f"profile {params.profile}"
-        rows.append((name, shown, origin))
-    return rows

@@ -54,9 +54,28 @@ def show_settings(params: Params, device: str) -> None:
     resolved = {"device": device, "mixed_precision": str(dtype).replace("torch.", "") if dtype else "no"}
     if params.num_workers < 0:
         resolved["num_workers"] = num_workers(params.num_workers)
-    rows = config.settings(params, resolved)
+    rows = settings(params, resolved)
     display(pd.DataFrame(rows, columns=["setting", "value", "from"]).set_index("setting")
             .style.set_caption("Settings of this run"))
+
+
+def settings(params: Params, resolved: dict[str, Any] | None = None) -> list[tuple[str, str, str]]:
+    """(setting, value, where it comes from) for the notebook's knobs, after the profile and overrides.
+
+    `resolved` maps a setting to what "auto" became on this machine (device, precision, workers).
+    """
+    knobs = getattr(params, "_notebook_knobs", {})  # set by config.from_notebook
+    names = ["profile", "data_source", "model_source"] + [n for n in knobs if n not in ("profile",)]
+    names += [n for n in (resolved or {}) if n not in names]
+    rows = []
+    for name in dict.fromkeys(names):
+        value = getattr(params, name)
+        shown = "(default)" if value == "" else repr(value) if isinstance(value, str) else str(value)
+        if resolved and name in resolved and str(resolved[name]) != str(value):
+            shown = f"{shown} -> {resolved[name]}"
+        origin = "profile" if name == "profile" else "parameter" if knobs.get(name) else f"profile {params.profile}"
+        rows.append((name, shown, origin))
+    return rows
 
 
 def seed_everything(seed: int) -> None:

@@ -10,7 +10,7 @@ import uuid
 import nbformat
 import pytest
 
-from foodlib import config, record
+from foodlib import config, record, runtime
 
 ROOT = config.project_root()
 CLUTTER = ("\x1b[", "LOAD REPORT", "IProgress", "Writing model shards", "PosixPath(")
@@ -53,11 +53,11 @@ def test_every_executed_notebook_shows_its_settings(smoke_ok):
 
 def test_settings_rows_say_what_was_set_and_what_auto_became():
     params = config.from_notebook({"profile": "smoke", "lr": 0.01, "device": None, "num_epochs": None})
-    rows = {r[0]: r[1:] for r in config.settings(params, {"device": "cpu"})}
+    rows = {r[0]: r[1:] for r in runtime.settings(params, {"device": "cpu"})}
     assert rows["lr"] == ("0.01", "parameter") and rows["num_epochs"] == ("10", "profile smoke")
     assert rows["device"] == ("'cpu'", "profile smoke")
     auto = config.from_notebook({"profile": "smoke", "device": "auto"})
-    assert dict((r[0], r[1]) for r in config.settings(auto, {"device": "cpu"}))["device"] == "'auto' -> cpu"
+    assert dict((r[0], r[1]) for r in runtime.settings(auto, {"device": "cpu"}))["device"] == "'auto' -> cpu"
 
 
 def test_report_files_the_swin_bias_under_positional_embeddings(smoke_ok):

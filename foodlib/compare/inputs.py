@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from foodlib import artifacts, registry
+from foodlib import artifacts, config, registry
 from foodlib.config import Params
 
 MAIN_MODELS = tuple(registry.available())  # the models notebook 05 requires and compares in its sets
@@ -58,7 +58,7 @@ def found_table(params: Params, models: Sequence[str]) -> pd.DataFrame:
         "model": names,
         "found": ["yes" if m in models else "no" for m in names],
         "written_by": [registry.producer(m) or "?" for m in names],
-        "file": [str(prediction_path(params, m)) for m in names],
+        "file": [config.shown(prediction_path(params, m)) for m in names],
     })
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from foodlib import artifacts, runtime
+from foodlib import artifacts, config, runtime
 from foodlib.config import Params
 from foodlib.data.loader import decode_rgb
 from foodlib.data.prepare import Prepared, load_prepared
@@ -183,7 +183,7 @@ def ensure(params: Params, progress: bool = True) -> Path:
     artifacts.write_json(info_path, info)
     if progress:
         print(f"trained the tiny CLIP in {seconds:.1f} s on {len(labels)} training images "
-              f"(loss {losses[0]:.2f} -> {info['loss_last']:.2f}); saved {path}")
+              f"(loss {losses[0]:.2f} -> {info['loss_last']:.2f}); saved {config.shown(path)}")
     return path
 
 

@@ -120,10 +120,21 @@ def run(notebooks: list[Path], parameters: dict[str, Any], params: config.Params
 def _execute(nb: Path, target: Path, parameters: dict[str, Any]) -> None:
     import papermill as pm
 
+    # papermill stores the paths it is given in the executed copy's metadata: relative ones (run_all.sh
+    # runs from the checkout) keep this machine's location out of the document.
     pm.execute_notebook(
-        str(nb), str(target), parameters=parameters, kernel_name="python3",
+        _from_cwd(nb), _from_cwd(target), parameters=parameters, kernel_name="python3",
         cwd=str(config.project_root()), progress_bar=False, log_output=True,
     )
+
+
+def _from_cwd(path: Path) -> str:
+    """`path` relative to the current directory when it lies in the checkout, else as it is (a results_dir
+    outside the checkout is the user's own choice)."""
+    path = path.resolve()
+    if not path.is_relative_to(config.project_root()):
+        return str(path)
+    return os.path.relpath(path, Path.cwd().resolve())
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -46,6 +46,7 @@ def test_executed_notebooks_have_no_log_clutter_or_machine_paths(smoke_ok):
         paths = ABSOLUTE.findall(text)
         assert not paths, f"{name} shows absolute paths: {paths[:3]}"
         assert str(ROOT) not in text and sys.prefix not in text, name
+        assert str(ROOT) not in json.dumps(nb.metadata), f"{name}: the checkout's path in the metadata"
 
 
 def test_every_executed_notebook_shows_its_settings(smoke_ok):

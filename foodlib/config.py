@@ -46,6 +46,8 @@ class Params:
     # torch.compile for training and scoring: auto (on for a GPU run of full, quick or rehearsal; off on CPU and
     # for smoke, where compiling costs more than it saves) | on | off. A failed compile warns once and runs eagerly.
     compile: str = "auto"
+    # Val/test inputs decoded and cropped once into a uint8 array per split and preprocessing (data.evalcache)
+    eval_cache: bool = True  # False: decode the prepared JPEGs at every pass (saves its disk: full ~4-6 GB per model)
     # -- fine-tuning (02, 03) ---------------------------------------------
     # Defaults follow published Food-101 fine-tunes of these checkpoints with transformers.Trainer:
     # [P] huggingface.co/PedroSampaio/vit-base-patch16-224-in21k-food101-16-7 (ViT-B/16 in21k: lr 5e-5,
@@ -173,9 +175,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "batch_size": 64,
         "linear_probe_epochs": 2,
     },
-    # The full run rehearsed offline: every setting of `full`, but a synthetic Food-101 at its real
-    # scale (101 classes, 750 / 250 images per class, photo-like JPEGs up to 512 px, ~5.7 GB) and the
-    # real architectures with random weights. Learns its time, memory and disk before the real run.
+    # The full run rehearsed offline: every setting of `full`, but a synthetic Food-101 at its real scale (101 classes,
+    # 750 / 250 per class, photo-like JPEGs up to 512 px, ~5.7 GB), real architectures with random weights.
     "rehearsal": {
         "data_source": "synthetic",
         "synthetic_classes": 101,
@@ -233,9 +234,7 @@ def _check_type(name: str, value: Any, expected: type) -> Any:
 def _unknown(name: str) -> ParameterError:
     hint = difflib.get_close_matches(name, field_names(), n=1)
     extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-    return ParameterError(
-        f"unknown parameter {name!r}{extra}. Known parameters: {', '.join(field_names())}"
-    )
+    return ParameterError(f"unknown parameter {name!r}{extra}. Known parameters: {', '.join(field_names())}")
 
 
 def resolve(profile: str = "smoke", **overrides: Any) -> Params:

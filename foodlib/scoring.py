@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from foodlib import artifacts, compiling, metrics, runtime, training_plots
 from foodlib.config import Params
-from foodlib.data import loader
+from foodlib.data import evalcache, loader
 from foodlib.data.prepare import Prepared
 
 if TYPE_CHECKING:  # import cycle: train imports scoring
@@ -26,8 +26,11 @@ if TYPE_CHECKING:  # import cycle: train imports scoring
 
 @torch.no_grad()
 def predict(model, dataset, *, batch_size: int, num_workers: int, device: str, amp_dtype=None,
-            progress: bool = False, desc: str = "eval") -> np.ndarray:
+            progress: bool = False, desc: str = "eval", normalize=None) -> np.ndarray:
     """(N, C) float32 logits of `model` over `dataset`, in dataset order.
+
+    uint8 batches (what `evalcache.eval_images` gives) are copied to `device` as uint8 and normalised
+    there with `normalize` (`Preprocess.normalize()`); float batches go in as they are.
 
     A compiled model gets every batch at `batch_size` rows (the last one padded, its outputs sliced
     back), so it runs the one graph compiled for that shape.
@@ -40,7 +43,7 @@ def predict(model, dataset, *, batch_size: int, num_workers: int, device: str, a
     out = []
     bar = runtime.progress(total=len(batches), desc=desc, enabled=progress)
     for x, _ in batches:
-        x = x.to(device, non_blocking=True)
+        x = loader.to_device(x, device, normalize)
         x, n = compiling.pad_batch(x, batch_size) if pad else (x, len(x))
         with runtime.autocast(device, amp_dtype):
             logits = model(pixel_values=x).logits[:n]
@@ -63,12 +66,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def test_predictions(params: Params, result: "TrainResult", prepared: Prepared) -> tuple[pd.DataFrame, dict]:
     """The test split through the trained model: the contract's predictions and their metrics."""
     device = runtime.resolve_device(params.device)
-    test = loader.CachedImages(prepared, "test", result.preprocess.eval())
+    test = evalcache.for_run(params, prepared, "test", result.preprocess)
     model = compiling.maybe_compile(result.model, compiling.enabled(params.compile, params.profile, device))
     t0 = time.perf_counter()
     logits = predict(model, test, batch_size=params.eval_batch_size, num_workers=params.num_workers,
                      device=device, amp_dtype=runtime.autocast_dtype(params.mixed_precision, device),
-                     progress=True, desc=f"test {result.name}")
+                     progress=True, desc=f"test {result.name}", normalize=result.preprocess.normalize())
     compile_s = compiling.compile_seconds(model)  # None when not compiled
     seconds = time.perf_counter() - t0 - (compile_s or 0.0)
     probs = softmax(logits)  # columns in the dataset's class order: the head was sized from prepared.classes

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from foodlib import artifacts, metrics, models, runtime
+from foodlib import artifacts, compiling, metrics, models, runtime
 from foodlib.config import Params
 from foodlib.data.prepare import Prepared
 from foodlib.models.clipmodels import class_texts, import_clip
@@ -62,15 +62,36 @@ def text_features(model, classes: Sequence[str], templates: Sequence[str], devic
 
 
 @torch.no_grad()
-def image_features(model, batches: Iterable, device: str = "cpu", dtype: torch.dtype | None = None) -> torch.Tensor:
-    """(N, D) L2-normalised image embeddings of image batches, or of (images, labels) batches."""
+def image_features(model, batches: Iterable, device: str = "cpu", dtype: torch.dtype | None = None,
+                   normalize=None, encoder=None, pad_to: int = 0) -> torch.Tensor:
+    """(N, D) L2-normalised image embeddings of image batches, or of (images, labels) batches.
+
+    uint8 batches are normalised on `device` by `normalize` (`Preprocess.normalize()`). `encoder`
+    (default `model.encode_image`) may be a compiled `ImageEncoder`; with `pad_to`, a short last batch
+    is padded to that many rows (a compiled graph's shape) and the padding's outputs dropped."""
+    from foodlib.data.loader import to_device
+
+    encode = encoder or model.encode_image
     out = []
     for batch in batches:
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        x = to_device(images, device, normalize)
+        x, n = compiling.pad_batch(x, pad_to) if pad_to else (x, len(x))
         with runtime.autocast(device, dtype):
-            feats = model.encode_image(images.to(device, non_blocking=True))
+            feats = encode(x)[:n]
         out.append(F.normalize(feats.float(), dim=-1).cpu())
     return torch.cat(out)
+
+
+class ImageEncoder(torch.nn.Module):
+    """CLIP's image tower as a module of its own (`encode_image`), so that it can be compiled."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.clip = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.clip.encode_image(images)
 
 
 def zero_shot_probs(image_feats: torch.Tensor, text_feats: torch.Tensor, logit_scale) -> torch.Tensor:
@@ -83,10 +104,12 @@ def zero_shot_probs(image_feats: torch.Tensor, text_feats: torch.Tensor, logit_s
 
 
 def eval_loader(params: Params, preprocess: models.Preprocess, prepared: Prepared, device: str):
-    """Batches of the prepared TEST split through CLIP's own preprocessing."""
-    from foodlib.data.loader import CachedImages, make_loader
+    """uint8 batches of the prepared TEST split through CLIP's own resize and crop (normalise with
+    `preprocess.normalize()`), from the eval cache when `params.eval_cache`."""
+    from foodlib.data.evalcache import for_run
+    from foodlib.data.loader import make_loader
 
-    dataset = CachedImages(prepared, "test", preprocess.eval())
+    dataset = for_run(params, prepared, "test", preprocess)
     return make_loader(dataset, batch_size=params.eval_batch_size, shuffle=False,
                        num_workers=params.num_workers, device=device)
 
@@ -95,20 +118,25 @@ def score(params: Params, model, preprocess: models.Preprocess, prepared: Prepar
     """Zero-shot on the test split for every prompt set.
 
     Returns {"probs": {prompt set: (N, C) array}, "labels", "image_ids",
-    "images_per_s"} with classes in prepared.classes order. Images are encoded once.
+    "images_per_s", "compile_s"} with classes in prepared.classes order. Images are encoded once;
+    `params.compile` compiles the image tower (its compile time is reported apart, not in images_per_s).
     """
     dtype = runtime.autocast_dtype(params.mixed_precision, device)
     loader = eval_loader(params, preprocess, prepared, device)
+    encoder = compiling.maybe_compile(ImageEncoder(model), compiling.enabled(params.compile, params.profile, device))
+    compiled = isinstance(encoder, compiling.Compiled)
     t0 = time.perf_counter()
-    img = image_features(model, loader, device, dtype)
+    img = image_features(model, loader, device, dtype, normalize=preprocess.normalize(), encoder=encoder,
+                         pad_to=params.eval_batch_size if compiled else 0)
     if device == "cuda":
         torch.cuda.synchronize()
-    seconds = time.perf_counter() - t0
+    compile_s = compiling.compile_seconds(encoder)  # None when not compiled
+    seconds = time.perf_counter() - t0 - (compile_s or 0.0)
     scale = model.logit_scale.exp().item()
     probs = {name: zero_shot_probs(img, text_features(model, prepared.classes, templates, device, dtype), scale).numpy()
              for name, templates in prompt_sets().items()}
     return {"probs": probs, "labels": np.asarray(loader.dataset.labels), "image_ids": loader.dataset.image_ids,
-            "images_per_s": len(img) / seconds}
+            "images_per_s": len(img) / max(seconds, 1e-9), "compile_s": compile_s}
 
 
 # Zero-shot Food-101 top-1 reported by others on the real test set (not measured here).
@@ -138,6 +166,7 @@ def report(params: Params, result: dict, model, prepared: Prepared) -> dict[str,
     row = {
         **metrics.summarize(result["labels"], probs),
         "eval_images_per_s": result["images_per_s"],
+        "eval_compile_s": result.get("compile_s"),
         "num_parameters": models.count_parameters(model)[0],
         "clip_model": params.clip_model,
         "prompt_set": params.clip_prompt_set,

@@ -49,7 +49,7 @@ def test_fast_paths_match_the_naive_normalisation(tmp_path):
     per_image = L.eval_transform(224, MEAN, STD)(L.decode_rgb(path))
     batch = torch.stack([L.eval_resize(224)(L.decode_rgb(path))] * 2)
     assert batch.dtype == torch.uint8
-    on_device = L.to_device(batch, "cpu", MEAN, STD)
+    on_device = L.to_device(batch, "cpu", L.Normalize(MEAN, STD))
     expected = torch.tensor([c / 255 * 2 - 1 for c in colour]).view(3, 1, 1).expand(3, 224, 224)
     for x in (from_hf, per_image, on_device[0], on_device[1]):
         assert x.shape == (3, 224, 224) and x.dtype == torch.float32

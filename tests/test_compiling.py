@@ -194,3 +194,25 @@ def test_fit_with_compile_on_compiles_swin_once_per_mode_and_times_it(prepared_s
     assert train_summary["train_compile_s"] > 0 and train_summary["train_wall_time_s"] > 0
     assert summary["eval_compile_s"] > 0 and len(prepared.split("test")) % 64 != 0  # a padded last batch
     assert graphs.count == 2 and graphs.runs == 3 + -(-len(frame) // 64)  # every call ran a compiled graph
+
+
+def test_clip_scoring_compiles_the_image_tower_once_and_pads_the_last_batch(smoke_ok, monkeypatch):
+    """04 with compile on: one eval graph for every batch (the short last one padded), the same probabilities
+    as eager, the compile time reported apart."""
+    from foodlib import models, zeroshot
+    from foodlib.data.prepare import load_prepared
+
+    prepared = load_prepared(smoke_ok)
+    model, pre = models.load("clip", smoke_ok, prepared.classes)
+    graphs, real_compile = Graphs(), torch.compile
+    monkeypatch.setattr(torch, "compile", lambda m, **kw: real_compile(m, **{**kw, "backend": graphs}))
+    on = zeroshot.score(config.resolve("smoke", results_dir=smoke_ok.results_dir, compile="on", eval_batch_size=32),
+                        model, pre, prepared, "cpu")
+    off = zeroshot.score(config.resolve("smoke", results_dir=smoke_ok.results_dir, eval_batch_size=32),
+                         model, pre, prepared, "cpu")
+    n = len(prepared.split("test"))
+    assert n % 32 != 0 and graphs.count == 1 and graphs.runs == -(-n // 32)
+    assert on["compile_s"] > 0 and off["compile_s"] is None
+    for name, probs in off["probs"].items():
+        assert on["probs"][name].shape == probs.shape == (n, len(prepared.classes))
+        np.testing.assert_allclose(on["probs"][name], probs, atol=1e-5)

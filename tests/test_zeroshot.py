@@ -126,7 +126,7 @@ def _test_features(params):
     """(image features, labels, model) of the cached tiny CLIP on the synthetic test split."""
     model, pre = models.load("clip", params, CLASSES)
     loader = zeroshot.eval_loader(params, pre, load_prepared(params), "cpu")
-    return zeroshot.image_features(model, loader), np.asarray(loader.dataset.labels), model
+    return zeroshot.image_features(model, loader, normalize=pre.normalize()), np.asarray(loader.dataset.labels), model
 
 
 def test_tiny_clip_is_far_above_chance_and_blind_to_class_order(smoke_ok):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torchvision.transforms import InterpolationMode, v2
 
 from foodlib.data import loader
@@ -31,21 +30,31 @@ class Preprocess:
     interpolation: str = "bilinear"
     crop_ratio: float = loader.EVAL_CROP_RATIO
 
-    def train(self, augment: bool = True):
-        """RandomResizedCrop + flip (+ TrivialAugment when `augment`), then normalise."""
-        return loader.train_transform(self.image_size, self.mean, self.std, augment=augment)
+    def normalize(self) -> loader.Normalize:
+        """uint8 images or batches -> normalised float, on whatever device they are (one fused step)."""
+        return loader.Normalize(self.mean, self.std)
 
-    def eval(self):
-        """uint8 (3, H, W) -> normalised float (3, S, S): resize, centre crop, normalise."""
+    def train_uint8(self, augment: bool = True):
+        """uint8 -> uint8 (3, S, S): RandomResizedCrop + flip (+ TrivialAugment when `augment`)."""
+        return loader.train_augment(self.image_size, augment=augment)
+
+    def eval_uint8(self):
+        """uint8 (3, H, W) -> uint8 (3, S, S): resize the short side to S / crop_ratio, centre crop."""
         if self.interpolation == "bilinear":
-            return loader.eval_transform(self.image_size, self.mean, self.std, self.crop_ratio)
+            return loader.eval_resize(self.image_size, self.crop_ratio)
         return v2.Compose([
             v2.Resize(round(self.image_size / self.crop_ratio), interpolation=InterpolationMode(self.interpolation),
                       antialias=True),
             v2.CenterCrop(self.image_size),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(self.mean, self.std),
         ])
+
+    def train(self, augment: bool = True):
+        """Per image, to normalised float: `train_uint8`, then normalise."""
+        return loader.Chain(self.train_uint8(augment), self.normalize())
+
+    def eval(self):
+        """Per image, to normalised float: `eval_uint8`, then normalise (what notebook 06 feeds its maps)."""
+        return loader.Chain(self.eval_uint8(), self.normalize())
 
     @classmethod
     def from_torchvision(cls, transform) -> "Preprocess":

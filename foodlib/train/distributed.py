@@ -228,7 +228,8 @@ class _DistRun(loop._Run):
         share = -(-n // self.world)
         mine = [(j * self.world + self.rank) % n for j in range(share)]  # (share,) dataset indices
         local = scoring.predict(self.forward, Subset(val_set, mine), batch_size=self.p.eval_batch_size,
-                                num_workers=self.p.num_workers, device=self.device, amp_dtype=self.amp_dtype)
+                                num_workers=self.p.num_workers, device=self.device, amp_dtype=self.amp_dtype,
+                                normalize=self.normalize)
         every = self.acc.gather(torch.from_numpy(local).to(self.acc.device))  # (world * share, C), rank by rank
         every = every.reshape(self.world, share, -1).transpose(0, 1).reshape(self.world * share, -1)
         return every[:n].cpu().numpy()  # position j * world + r is rank r's j-th image: dataset order

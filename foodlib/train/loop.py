@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from foodlib import artifacts, compiling, config, metrics, models, runtime, scoring
 from foodlib.config import Params
-from foodlib.data import loader
+from foodlib.data import evalcache, loader
 from foodlib.data.prepare import Prepared
 from foodlib.train import checkpoints
 from foodlib.train.result import TrainResult
@@ -89,9 +89,9 @@ def session(params: Params, model_name: str, prepared: Prepared, variant: str, d
     _freeze_for(model, model_name, variant)
     train_images = loader.CachedImages(prepared, "train", None)
     plan = make_plan(params, variant, len(train_images))
-    train_images.transform = preprocess.train(augment=plan.augment)
+    train_images.transform = preprocess.train_uint8(augment=plan.augment)  # uint8 batches, normalised on the device
     train_set = EpochSeeded(train_images, params.seed)
-    val_set = loader.CachedImages(prepared, "val", preprocess.eval())
+    val_set = evalcache.for_run(params, prepared, "val", preprocess)
     ckpt = models.checkpoint_dir(params, model_name, variant)
     name = models.artifact_name(model_name, variant)
     fingerprint = checkpoints.fingerprint(params, model_name, plan, list(prepared.classes), prepared.root)
@@ -138,6 +138,7 @@ class _Run:
         self.p, self.name, self.model, self.opt, self.plan, self.state = params, name, model, optimizer, plan, state
         self.device, self.amp_dtype, self.ckpt, self.model_name = device, amp_dtype, ckpt, model_name
         self.source = models.source(params, model_name)
+        self.normalize = preprocess.normalize()  # uint8 batches -> model input, on the device
         # self.model is what is saved; self.forward what computes (the model itself, or it compiled)
         self.forward = compiling.maybe_compile(model, compiling.enabled(params.compile, params.profile, device))
         state.setdefault("compile_s", 0.0)  # a state saved before compiling was an option
@@ -199,7 +200,7 @@ class _Run:
                 s["epoch_loss_sum"] += running.item()
                 return False
             compiled_before = compiling.compile_seconds(self.forward)
-            loss = self._step(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+            loss = self._step(loader.to_device(x, self.device, self.normalize), y.to(self.device, non_blocking=True))
             n = self._images(y)
             running += loss.detach().double() * n
             s["global_step"] += 1
@@ -283,8 +284,8 @@ class _Run:
 
     def _predict(self, val_set):
         """(N, C) validation logits in dataset order."""
-        return scoring.predict(self.forward, val_set, batch_size=self.p.eval_batch_size,
-                               num_workers=self.p.num_workers, device=self.device, amp_dtype=self.amp_dtype)
+        return scoring.predict(self.forward, val_set, batch_size=self.p.eval_batch_size, num_workers=self.p.num_workers,
+                               device=self.device, amp_dtype=self.amp_dtype, normalize=self.normalize)
 
     def _tick(self) -> None:
         """Add the time since the last tick to the run's wall time (kept in the state, so it survives a resume)."""

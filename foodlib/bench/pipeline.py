@@ -29,10 +29,12 @@ def pipeline_section(args, workdir: Path) -> list[Row]:
     rows.append(row)
     prepared, cached, row = _prepare_cache(workdir, len(originals), workers)
     rows.append(row)
+    evalset, row = _eval_cache(prepared, workers)
+    rows.append(row)
     rows += _stage_profile(originals, cached, args.repeats)
-    rows += _one_core_rows(originals, prepared, args.pipeline_batch, args.repeats)
+    rows += _one_core_rows(originals, prepared, evalset, args.pipeline_batch, args.repeats)
     if workers > 0:
-        rows += _worker_rows(args, originals, prepared, workers)
+        rows += _worker_rows(args, originals, prepared, evalset, workers)
     return rows
 
 
@@ -77,11 +79,32 @@ def _prepare_cache(workdir: Path, n: int, workers: int):
     return prepared, cached, row
 
 
+def _eval_cache(prepared, workers: int):
+    """One-off: the eval cache of the split (what 02-04 build at their first pass), timed on its own."""
+    from foodlib.data import evalcache
+    from foodlib.models.preprocess import Preprocess
+
+    n = len(prepared.split("test"))
+    t0 = time.perf_counter()
+    evalset = evalcache.eval_images(prepared, "test", Preprocess(SIZE, MEAN, STD), num_workers=workers,
+                                    progress=False)
+    seconds = time.perf_counter() - t0
+    used = max(1, min(workers, cpu_cores()))
+    return evalset, Row(SEC, "one-off: build the eval cache (decode + eval crop once, uint8 224 px)", n / seconds,
+                        "images/s", per_core=n / seconds / used,
+                        note=f"{seconds:.1f} s here, {workers} workers; {SIZE * SIZE * 3 / 1e3:.0f} KB per image "
+                             "on disk; Food-101's test split ~"
+                             f"{25_250 / (n / seconds) / 60 * used / max(1, min(16, cpu_cores())):.1f} min on "
+                             f"{max(1, min(16, cpu_cores()))} cores")
+
+
 def _stage_profile(originals: list[Path], cached: list[Path], reps: int) -> list[Row]:
     """Where the time goes: one thread, per image."""
     from PIL import Image
 
     from foodlib.data import loader as L
+
+    from torchvision.transforms import v2
 
     processor = hf_processor(SIZE)
     evalu = L.eval_resize(SIZE)
@@ -98,7 +121,9 @@ def _stage_profile(originals: list[Path], cached: list[Path], reps: int) -> list
             ("fast: read + decode original JPEG (torchvision)", L.decode_rgb, sample),
             ("fast: eval crop+resize, uint8", evalu, decoded),
             ("fast: train crop+resize+flip, uint8", L.RandomResizedCropFlip(SIZE), decoded),
-            ("fast: TrivialAugmentWide, uint8 224 px", L.train_augment(SIZE).steps[-1], resized),
+            ("fast: TrivialAugmentWide on PIL (train_augment), uint8 224 px", L.TrivialAugmentPil(), resized),
+            ("(TrivialAugmentWide on tensors, torchvision's kernels, for comparison)", v2.TrivialAugmentWide(),
+             resized),
             ("fast: normalise to float (per image)", L.Normalize(MEAN, STD), resized),
         ]
         ms = interleaved({name: (lambda fn=fn, items=items: per_item_ms(fn, items, 1)) for name, fn, items in stages},
@@ -106,7 +131,7 @@ def _stage_profile(originals: list[Path], cached: list[Path], reps: int) -> list
     return [Row(SEC, "profile  " + name, ms[name], "ms/image", note="1 thread") for name, _fn, _items in stages]
 
 
-def _one_core_paths(originals: list[Path], prepared) -> dict[str, tuple]:
+def _one_core_paths(originals: list[Path], prepared, evalset) -> dict[str, tuple]:
     """name -> (dataset, post-batch step, note) for the one-process comparison; the naive path first."""
     from foodlib.data import loader as L
 
@@ -114,16 +139,20 @@ def _one_core_paths(originals: list[Path], prepared) -> dict[str, tuple]:
     norm = L.Normalize(MEAN, STD)
     paths = {
         "naive: PIL + ViTImageProcessor per image (originals)": (NaiveImages(originals, SIZE), None, ""),
+        "fast eval: eval cache -> uint8 batches (what 02-04 score from)": (
+            evalset, None, "no decode: decoded and cropped once; normalised on the device"),
         "fast eval: cache -> eval_transform (float, per image)": (
             L.CachedImages(prepared, "test", L.eval_transform(SIZE, MEAN, STD)), None, ""),
         "fast eval: cache -> eval_resize (uint8 batches)": (L.CachedImages(prepared, "test", evalu), None,
-                                                            "normalised on the device (GPU) in training"),
+                                                            "decoded every pass (eval_cache=False)"),
         "fast eval: cache -> uint8 batches + batch normalise on CPU": (L.CachedImages(prepared, "test", evalu),
                                                                       lambda x: norm(x), ""),
         "fast train: cache -> train_transform (float, per image)": (
             L.CachedImages(prepared, "test", L.train_transform(SIZE, MEAN, STD)), None, "with TrivialAugmentWide"),
         "fast train: cache -> train_augment (uint8 batches)": (L.CachedImages(prepared, "test", trainu), None,
-                                                              "with TrivialAugmentWide; normalised on the device"),
+                                                              "TrivialAugmentWide on PIL; normalised on the device"),
+        "fast train: cache -> uint8, TrivialAugmentWide on tensors": (
+            L.CachedImages(prepared, "test", _tensor_augment()), None, "torchvision's tensor kernels, for comparison"),
     }
     if hf_processor_pil(SIZE) is not None:
         paths["naive (PIL backend): PIL + ViTImageProcessorPil per image"] = (
@@ -131,11 +160,20 @@ def _one_core_paths(originals: list[Path], prepared) -> dict[str, tuple]:
     return paths
 
 
-def _one_core_rows(originals: list[Path], prepared, batch: int, reps: int) -> list[Row]:
+def _tensor_augment():
+    """The train crop + TrivialAugmentWide on tensors (what train_augment did before it went through PIL)."""
+    from torchvision.transforms import v2
+
+    from foodlib.data import loader as L
+
+    return L.Chain(L.RandomResizedCropFlip(SIZE), v2.TrivialAugmentWide())
+
+
+def _one_core_rows(originals: list[Path], prepared, evalset, batch: int, reps: int) -> list[Row]:
     """Per core: one process, one thread, batches as training gets them."""
     from foodlib.data import loader as L
 
-    paths = _one_core_paths(originals, prepared)
+    paths = _one_core_paths(originals, prepared, evalset)
     rows, naive_rate = [], None
     with limit_threads(1):
         loaders0 = {name: (L.make_loader(ds, batch_size=batch, shuffle=False, num_workers=0, device="cpu"), post)
@@ -152,7 +190,7 @@ def _one_core_rows(originals: list[Path], prepared, batch: int, reps: int) -> li
     return rows
 
 
-def _worker_datasets(originals: list[Path], prepared, device: str) -> dict[str, tuple]:
+def _worker_datasets(originals: list[Path], prepared, evalset, device: str) -> dict[str, tuple]:
     """name -> (dataset, post-batch step) through DataLoader workers; the naive path first."""
     from foodlib.data import loader as L
 
@@ -162,25 +200,27 @@ def _worker_datasets(originals: list[Path], prepared, device: str) -> dict[str, 
         "fast eval: eval_transform (float, per image)": (
             L.CachedImages(prepared, "test", L.eval_transform(SIZE, MEAN, STD)), None),
         "fast eval: eval_resize (uint8 batches)": (L.CachedImages(prepared, "test", evalu), None),
+        "fast eval: eval cache (uint8 batches)": (evalset, None),
         "fast train: train_augment (uint8 batches)": (L.CachedImages(prepared, "test", trainu), None),
     }
     if device == "cuda":
-        to_gpu = lambda x: L.to_device(x, "cuda", MEAN, STD)  # noqa: E731 - pinned, non-blocking, normalised
+        to_gpu = lambda x: L.to_device(x, "cuda", L.Normalize(MEAN, STD))  # noqa: E731 - pinned, non-blocking, normalised
         loaders["fast eval: uint8 batches -> GPU (pinned, non_blocking, normalised there)"] = (
             L.CachedImages(prepared, "test", evalu), to_gpu)
+        loaders["fast eval: eval cache -> GPU (pinned, non_blocking, normalised there)"] = (evalset, to_gpu)
         loaders["fast train: uint8 batches -> GPU (pinned, non_blocking, normalised there)"] = (
             L.CachedImages(prepared, "test", trainu), to_gpu)
     return loaders
 
 
-def _worker_rows(args, originals: list[Path], prepared, workers: int) -> list[Row]:
+def _worker_rows(args, originals: list[Path], prepared, evalset, workers: int) -> list[Row]:
     """Through DataLoader workers, as training runs it."""
     from foodlib.data import loader as L
 
     reps, b, dev, cores = args.repeats, args.pipeline_batch, args.device, cpu_cores()
     epochs = max(1, math.ceil(args.loader_images / (max(1, reps) * len(originals))))  # passes per timed repeat
     used = max(1, min(workers, cores))
-    loaders = _worker_datasets(originals, prepared, dev)
+    loaders = _worker_datasets(originals, prepared, evalset, dev)
     dls = {name: (L.make_loader(ds, batch_size=b, shuffle=True, num_workers=workers, device=dev,
                                 seed=args.seed), post) for name, (ds, post) in loaders.items()}
     rates = interleaved(

@@ -46,10 +46,26 @@ def test_augmentation_depends_on_seed_epoch_and_index_only(prepared_smoke):
     assert not torch.equal(a, data[(2, 5)][0])
 
 
-def test_interrupted_run_resumes_to_the_same_predictions(prepared_smoke):
-    """Stopped by max_steps mid-epoch, then rerun: the same test predictions as one uninterrupted run (CPU)."""
+@pytest.mark.parametrize("augment", [True, False])
+def test_the_augment_parameter_decides_trivial_augment(prepared_smoke, augment):
+    """`augment` turns TrivialAugment on or off for the fine-tune; the linear probe never augments."""
+    from foodlib.data.transforms import TrivialAugmentPil
+    from foodlib.train import loop
+
     base, prepared = prepared_smoke
-    params = config.resolve("smoke", results_dir=base.results_dir, num_epochs=3)
+    params = config.resolve("smoke", results_dir=base.results_dir, augment=augment)
+    assert train.make_plan(params, "finetune", 10).augment is augment
+    assert train.make_plan(params, "linear", 10).augment is False
+    steps = loop.session(params, "vit", prepared, "finetune").train_set.images.transform.steps
+    assert any(isinstance(s, TrivialAugmentPil) for s in steps) is augment
+    assert len(steps) == 1 + augment  # RandomResizedCrop + flip, then TrivialAugment when asked
+
+
+def test_interrupted_run_resumes_to_the_same_predictions(prepared_smoke):
+    """Stopped by max_steps mid-epoch, then rerun: the same test predictions as one uninterrupted run (CPU),
+    with TrivialAugment on (its draws are seeded per image and epoch, so resuming replays them)."""
+    base, prepared = prepared_smoke
+    params = config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, augment=True)
     steps_per_epoch = train.make_plan(params, "finetune", len(prepared.split("train"))).steps_per_epoch
     ckpt = models.checkpoint_dir(params, "vit")
 
@@ -61,7 +77,7 @@ def test_interrupted_run_resumes_to_the_same_predictions(prepared_smoke):
 
     shutil.rmtree(ckpt)
     stop_at = steps_per_epoch + steps_per_epoch // 2  # in the middle of the second epoch
-    part = train.fit(config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, max_steps=stop_at),
+    part = train.fit(config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, augment=True, max_steps=stop_at),
                      "vit", prepared, progress=False)
     assert not part.finished and part.state["stop_reason"] == "max_steps"
     saved = json.loads((ckpt / "last" / "state.json").read_text())

@@ -38,4 +38,4 @@ def make_plan(params: Params, variant: str, num_train: int) -> Plan:
     steps = math.ceil(num_train / params.batch_size)
     if variant == "linear":
         return Plan(variant, params.linear_probe_epochs, params.linear_probe_lr, LINEAR_WEIGHT_DECAY, False, steps)
-    return Plan(variant, params.num_epochs, params.lr, params.weight_decay, True, steps)
+    return Plan(variant, params.num_epochs, params.lr, params.weight_decay, params.augment, steps)

@@ -54,6 +54,10 @@ def show_settings(params: Params, device: str) -> None:
     resolved = {"device": device, "mixed_precision": str(dtype).replace("torch.", "") if dtype else "no"}
     if params.num_workers < 0:
         resolved["num_workers"] = num_workers(params.num_workers)
+    if params.compile == "auto" and "compile" in getattr(params, "_notebook_knobs", {}):  # 02-04 only
+        from foodlib import compiling
+
+        resolved["compile"] = "on" if compiling.enabled(params.compile, params.profile, device) else "off"
     rows = settings(params, resolved)
     display(pd.DataFrame(rows, columns=["setting", "value", "from"]).set_index("setting")
             .style.set_caption("Settings of this run"))

@@ -54,6 +54,8 @@ def test_every_executed_notebook_shows_its_settings(smoke_ok):
         text = _output_text(nb)
         assert "Settings of this run" in text, name
         assert "device" in text and "'cpu'" in text, name  # resolved, not the parameters cell's None
+        # what compile=auto became, where the notebook has the knob (02-04), and only there
+        assert ("&#x27;auto&#x27; -&gt; off" in text or "'auto' -> off" in text) is (name[:2] in ("02", "03", "04")), name
 
 
 def test_settings_rows_say_what_was_set_and_what_auto_became():

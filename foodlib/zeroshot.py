@@ -123,7 +123,7 @@ def score(params: Params, model, preprocess: models.Preprocess, prepared: Prepar
     """
     dtype = runtime.autocast_dtype(params.mixed_precision, device)
     loader = eval_loader(params, preprocess, prepared, device)
-    encoder = compiling.maybe_compile(ImageEncoder(model), compiling.enabled(params.compile, params.profile, device))
+    encoder = compiling.maybe_compile(ImageEncoder(model).eval(), compiling.enabled(params.compile, params.profile, device))
     compiled = isinstance(encoder, compiling.Compiled)
     t0 = time.perf_counter()
     img = image_features(model, loader, device, dtype, normalize=preprocess.normalize(), encoder=encoder,

@@ -101,10 +101,9 @@ def _eval_cache(prepared, workers: int):
 def _stage_profile(originals: list[Path], cached: list[Path], reps: int) -> list[Row]:
     """Where the time goes: one thread, per image."""
     from PIL import Image
+    from torchvision.transforms import v2
 
     from foodlib.data import loader as L
-
-    from torchvision.transforms import v2
 
     processor = hf_processor(SIZE)
     evalu = L.eval_resize(SIZE)

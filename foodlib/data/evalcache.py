@@ -68,7 +68,7 @@ def cache_key(preprocess: "Preprocess") -> str:
 
 def fingerprint(images: loader.CachedImages, preprocess: "Preprocess") -> str:
     """Changes when the split's files, their order or the preprocessing change."""
-    h = hashlib.sha256(repr((cache_key(preprocess), preprocess.image_size)).encode())
+    h = hashlib.sha256(cache_key(preprocess).encode())
     for image_id, path in zip(images.image_ids, images.paths):
         st = os.stat(path)
         h.update(f"{image_id}\0{Path(path).name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())

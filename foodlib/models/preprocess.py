@@ -48,10 +48,6 @@ class Preprocess:
             v2.CenterCrop(self.image_size),
         ])
 
-    def train(self, augment: bool = True):
-        """Per image, to normalised float: `train_uint8`, then normalise."""
-        return loader.Chain(self.train_uint8(augment), self.normalize())
-
     def eval(self):
         """Per image, to normalised float: `eval_uint8`, then normalise (what notebook 06 feeds its maps)."""
         return loader.Chain(self.eval_uint8(), self.normalize())

@@ -152,25 +152,66 @@ MIN_FIGURE_DPI = 80  # below this, 8 pt labels fall under 9 px and stop being le
 
 
 def save_figure(fig: Any, path: str | Path, params: Params, dpi: int = 130,
-                max_bytes: int = MAX_FIGURE_BYTES) -> None:
-    """Write `fig` as a lossless PNG of at most `max_bytes`, lowering the dpi when needed (not below MIN_FIGURE_DPI);
-    a figure that cannot fit even then is written at `dpi` (the smoke record's figures all fit).
+                max_bytes: int = MAX_FIGURE_BYTES, show: bool = True) -> None:
+    """Write `fig` as a PNG of at most `max_bytes`: lossless, lowering the dpi when needed (not below
+    MIN_FIGURE_DPI); a figure that cannot fit losslessly even then (many real photos) is written with a
+    256-colour dithered palette, again at the highest dpi that fits, and at MIN_FIGURE_DPI if none does.
 
-    The dpi used and the size are recorded in the sidecar meta file. Returns nothing: a notebook cell
-    ending in this call shows no path.
+    The dpi used, whether the palette was reduced and the size are recorded in the sidecar meta file.
+    In a notebook (with `show`), the saved file itself is displayed and the figure closed, so the executed
+    notebook carries the same compact PNG rather than a larger inline copy; `show=False` leaves the figure
+    to the caller. Returns nothing: a notebook cell ending in this call shows no path.
     """
     path = Path(path).with_suffix(".png")
+    reduced = False
+    used, data = _fitted(fig, dpi, max_bytes, png_bytes)
+    if len(data) > max_bytes:
+        reduced = True
+        used, data = _fitted(fig, dpi, max_bytes, png_256_colours)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    write_meta(path, params, dpi=used, png_bytes=len(data), colours_reduced=reduced)
+    if show and _in_kernel():
+        import matplotlib.pyplot as plt
+        from IPython.display import Image, display
+
+        plt.close(fig)
+        display(Image(data=data, format="png"))
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+def _fitted(fig: Any, dpi: int, max_bytes: int, render) -> tuple[int, bytes]:
+    """(dpi, `render(fig, dpi)`) at the highest dpi from `dpi` down to MIN_FIGURE_DPI whose PNG fits `max_bytes`."""
     used = dpi
-    data = png_bytes(fig, used)
+    data = render(fig, used)
     while len(data) > max_bytes and used > MIN_FIGURE_DPI:
         # Bytes grow with the pixel count, i.e. with dpi**2; 0.95 leaves room for the estimate's error.
         used = max(MIN_FIGURE_DPI, int(used * (max_bytes / len(data)) ** 0.5 * 0.95))
-        data = png_bytes(fig, used)
-    if len(data) > max_bytes:  # out of reach (e.g. many real photos): keep the asked-for quality instead
-        used, data = dpi, png_bytes(fig, dpi)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    write_meta(path, params, dpi=used, png_bytes=len(data))
+        data = render(fig, used)
+    return used, data
+
+
+def png_256_colours(fig: Any, dpi: int) -> bytes:
+    """`fig` as a palette PNG of 256 colours (median cut, Floyd-Steinberg dithering): lossy, about a third
+    of the lossless size for photos with map overlays, and hard to tell apart from it at screen size."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, bbox_inches="tight", format="png")
+    img = Image.open(buf).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT,
+                                                   dither=Image.Dither.FLOYDSTEINBERG)
+    out = io.BytesIO()
+    img.save(out, format="png", optimize=True)
+    return out.getvalue()
 
 
 def png_bytes(fig: Any, dpi: int) -> bytes:

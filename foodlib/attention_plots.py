@@ -84,23 +84,32 @@ def gallery(rows: list[dict], columns: Sequence[str], classes: Sequence[str], ti
     return fig
 
 
+HEADS_PER_ROW = 12  # a model with more heads (Swin V2-T's last stage has 24) continues on a second row
+
+
 def head_grid(images: dict[str, np.ndarray], heads: dict[str, torch.Tensor], title: str = ""):
-    """Rows: models; columns: the model's input, the head-averaged map, then each head.
+    """Rows: models; columns: the model's input, the head-averaged map, then each head (at most
+    HEADS_PER_ROW per row: more heads wrap onto the next row, under the first ones).
 
     `images[name]` is (H, W, 3), the model's own preprocessed input; `heads[name]` is (heads, h, w).
     """
-    width = 1 + max(len(v) for v in heads.values())
-    fig, axes = plt.subplots(len(heads), width + 1, figsize=(1.9 * (width + 1), 2.1 * len(heads) + 0.7),
+    per_row = min(HEADS_PER_ROW, max(len(v) for v in heads.values()))
+    rows = [(name, start) for name, maps in heads.items() for start in range(0, len(maps), per_row)]
+    fig, axes = plt.subplots(len(rows), per_row + 2, figsize=(1.45 * (per_row + 2), 1.65 * len(rows) + 0.7),
                              squeeze=False, layout="constrained")
-    for r, (name, maps) in enumerate(heads.items()):
-        image = images[name]
-        overlay(axes[r, 0], image, None, f"{name} input ({image.shape[0]}px)")
-        overlay(axes[r, 1], image, maps.mean(0), "mean of heads")
-        for h in range(width - 1):
-            if h < len(maps):
-                overlay(axes[r, h + 2], image, maps[h], f"head {h}")
+    for r, (name, start) in enumerate(rows):
+        image, maps = images[name], heads[name]
+        if start == 0:
+            overlay(axes[r, 0], image, None, f"{name} input ({image.shape[0]}px)")
+            overlay(axes[r, 1], image, maps.mean(0), "mean of heads")
+        else:
+            axes[r, 0].axis("off")
+            axes[r, 1].axis("off")
+        for c in range(per_row):
+            if start + c < len(maps):
+                overlay(axes[r, c + 2], image, maps[start + c], f"head {start + c}")
             else:
-                axes[r, h + 2].axis("off")
+                axes[r, c + 2].axis("off")
     map_colorbar(fig, axes)
     fig.suptitle(title, fontsize=10)
     return fig

@@ -93,7 +93,8 @@ def report(params: Params, result: "TrainResult | None", prepared: Prepared) -> 
         artifacts.write_table(result.history, params.subdir("tables") / f"{result.name}_history.csv", params)
     fig = training_plots.curves_figure(result.history, title=f"{result.name}: training curves",
                                        best_epoch=result.summary()["best_epoch"], params=params)
-    artifacts.save_figure(fig, params.subdir("figures") / f"{result.name}_curves.png", params)
+    # 02 and 03 show the saved file in a later cell, after the note on what the training loss includes
+    artifacts.save_figure(fig, params.subdir("figures") / f"{result.name}_curves.png", params, show=False)
     import matplotlib.pyplot as plt
 
     plt.close(fig)

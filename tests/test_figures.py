@@ -158,3 +158,26 @@ def test_no_committed_notebook_embeds_a_png_over_the_size_budget():
                 if size > artifacts.MAX_FIGURE_BYTES:
                     too_big[f"{path.relative_to(ROOT)} cell {i}"] = size
     assert too_big == {}
+
+
+def test_a_figure_of_many_photos_falls_back_to_256_colours_within_the_budget(smoke_params):
+    """Too many photo panels for a lossless PNG even at MIN_FIGURE_DPI: a 256-colour palette that fits."""
+    path = smoke_params.subdir("figures") / "many.png"
+    fig = _photo_grid(rows=12, cols=4, thumbnail=150)
+    assert len(artifacts.png_bytes(fig, artifacts.MIN_FIGURE_DPI)) > 200_000  # lossless cannot fit
+    artifacts.save_figure(fig, path, smoke_params, max_bytes=200_000)
+    meta = json.loads(path.with_name("many.png.meta.json").read_text())
+    assert meta["colours_reduced"] is True and meta["png_bytes"] == path.stat().st_size <= 200_000
+    assert Image.open(path).mode == "P" and meta["dpi"] > artifacts.MIN_FIGURE_DPI  # the palette fits above the floor
+
+
+def test_heads_beyond_twelve_wrap_onto_a_second_row():
+    img = np.zeros((8, 8, 3))
+    fig = attention_plots.head_grid({"vit": img, "swin": img},
+                                    {"vit": torch.rand(12, 4, 4), "swin": torch.rand(24, 2, 2)})
+    grid = np.array([ax for ax in fig.axes if ax.get_label() != "<colorbar>"]).reshape(3, 14)
+    titles = [[ax.get_title() for ax in row] for row in grid]
+    assert titles[0][:3] == ["vit input (8px)", "mean of heads", "head 0"] and titles[0][-1] == "head 11"
+    assert titles[1][0].startswith("swin input") and titles[1][-1] == "head 11"
+    assert titles[2][:2] == ["", ""] and titles[2][2] == "head 12" and titles[2][-1] == "head 23"
+    assert all(not ax.axison for ax in grid[2][:2])

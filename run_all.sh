@@ -51,7 +51,7 @@ fi
 
 if [ "${1:-}" = "--record" ]; then
     shift
-    exec "$PY" -m foodlib.record "$@"
+    exec "$PY" -m foodlib.run.record "$@"
 fi
 
-exec "$PY" -m foodlib.runner "$@"
+exec "$PY" -m foodlib.run.runner "$@"

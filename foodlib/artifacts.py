@@ -1,4 +1,10 @@
-"""Reading and writing the artifacts notebooks hand on (see DESIGN.md's contract).
+"""Reading and writing the artifacts notebooks hand on.
+
+The contract every notebook and test relies on, under `results/<profile>/`:
+`predictions/<name>.parquet` (one row per test image: image_id, label, pred,
+top5, probs in the dataset's class order), `metrics/<name>.json` (at least
+top1, top5, mean_per_class_recall, n), `tables/<name>.csv` + `.md`. `<name>` is
+a registry artifact name (`vit`, `vit_linear`, `clip`, ...).
 
 Every write is atomic (written beside the target, then renamed), so a crash
 never leaves a half file that a later notebook reads. JSON artifacts carry the
@@ -121,9 +127,9 @@ def write_meta(path: str | Path, params: Params, **extra: Any) -> Path:
     return write_json(path.with_name(path.name + ".meta.json"), {**provenance(params), **extra})
 
 
-def write_table(df: pd.DataFrame, path: str | Path, params: Params, float_format: str = "%.4f") -> Path:
-    """Write `path` (.csv) and the same table as Markdown beside it."""
-    path = Path(path).with_suffix(".csv")
+def write_table(df: pd.DataFrame, name: str, params: Params, float_format: str = "%.4f") -> Path:
+    """Write `tables/<name>.csv` and the same table as Markdown beside it (`tables/<name>.md`)."""
+    path = params.subdir("tables") / f"{name}.csv"
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format=float_format)
     with atomic_path(path.with_suffix(".md")) as tmp:
@@ -147,105 +153,13 @@ def to_markdown(df: pd.DataFrame, float_format: str = "%.4f") -> str:
     return "\n".join([header, rule, *rows])
 
 
-MAX_FIGURE_BYTES = 300_000  # a committed figure stays light in the repository and quick to open
-MIN_FIGURE_DPI = 80  # below this, 8 pt labels fall under 9 px and stop being legible
-
-
-def save_figure(fig: Any, path: str | Path, params: Params, dpi: int = 130,
-                max_bytes: int = MAX_FIGURE_BYTES, show: bool = True) -> None:
-    """Write `fig` as a PNG of at most `max_bytes`: lossless, lowering the dpi when needed (not below
-    MIN_FIGURE_DPI); a figure that cannot fit losslessly even then (many real photos) is written with a
-    256-colour dithered palette, again at the highest dpi that fits, and at MIN_FIGURE_DPI if none does.
-
-    The dpi used, whether the palette was reduced and the size are recorded in the sidecar meta file.
-    In a notebook (with `show`), the saved file itself is displayed and the figure closed, so the executed
-    notebook carries the same compact PNG rather than a larger inline copy; `show=False` leaves the figure
-    to the caller. Returns nothing: a notebook cell ending in this call shows no path.
-    """
-    path = Path(path).with_suffix(".png")
-    reduced = False
-    used, data = _fitted(fig, dpi, max_bytes, png_bytes)
-    if len(data) > max_bytes:
-        reduced = True
-        used, data = _fitted(fig, dpi, max_bytes, png_256_colours)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    write_meta(path, params, dpi=used, png_bytes=len(data), colours_reduced=reduced)
-    if show and _in_kernel():
-        import matplotlib.pyplot as plt
-        from IPython.display import Image, display
-
-        plt.close(fig)
-        display(Image(data=data, format="png"))
-
-
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    return getattr(get_ipython(), "kernel", None) is not None
-
-
-def _fitted(fig: Any, dpi: int, max_bytes: int, render) -> tuple[int, bytes]:
-    """(dpi, `render(fig, dpi)`) at the highest dpi from `dpi` down to MIN_FIGURE_DPI whose PNG fits `max_bytes`."""
-    used = dpi
-    data = render(fig, used)
-    while len(data) > max_bytes and used > MIN_FIGURE_DPI:
-        # Bytes grow with the pixel count, i.e. with dpi**2; 0.95 leaves room for the estimate's error.
-        used = max(MIN_FIGURE_DPI, int(used * (max_bytes / len(data)) ** 0.5 * 0.95))
-        data = render(fig, used)
-    return used, data
-
-
-def png_256_colours(fig: Any, dpi: int) -> bytes:
-    """`fig` as a palette PNG of 256 colours (median cut, Floyd-Steinberg dithering): lossy, about a third
-    of the lossless size for photos with map overlays, and hard to tell apart from it at screen size."""
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=dpi, bbox_inches="tight", format="png")
-    img = Image.open(buf).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT,
-                                                   dither=Image.Dither.FLOYDSTEINBERG)
-    out = io.BytesIO()
-    img.save(out, format="png", optimize=True)
-    return out.getvalue()
-
-
-def png_bytes(fig: Any, dpi: int) -> bytes:
-    """`fig` rendered as PNG, compacted losslessly: RGB when opaque, a palette when it has at most 256 colours."""
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=dpi, bbox_inches="tight", format="png")
-    rgba = np.asarray(Image.open(buf).convert("RGBA"))
-    if (rgba[..., 3] != 255).any():
-        return buf.getvalue()  # transparency: keep matplotlib's own file
-    rgb = rgba[..., :3]
-    packed = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
-    colours, index = np.unique(packed.ravel(), return_inverse=True)
-    if len(colours) <= 256:  # every colour kept exactly: a palette image is the same picture
-        img = Image.fromarray(index.reshape(packed.shape).astype(np.uint8))  # "L"; putpalette makes it "P"
-        img.putpalette(np.stack([colours >> 16, colours >> 8 & 255, colours & 255], 1).astype(np.uint8).ravel())
-    else:
-        img = Image.fromarray(np.ascontiguousarray(rgb))
-    out = io.BytesIO()
-    img.save(out, format="png", optimize=True)
-    return min(out.getvalue(), buf.getvalue(), key=len)
-
-
-def write_predictions(df: pd.DataFrame, model: str, params: Params, num_classes: int) -> Path:
-    """Check and write `predictions/<model>.parquet` as the contract asks."""
+def write_predictions(df: pd.DataFrame, name: str, params: Params, num_classes: int) -> Path:
+    """Check and write `predictions/<name>.parquet` as the contract asks."""
     check_predictions(df, num_classes)
-    path = params.subdir("predictions") / f"{model}.parquet"
+    path = prediction_path(name, params)
     with atomic_path(path) as tmp:
         df.loc[:, list(PREDICTION_COLUMNS)].to_parquet(tmp, index=False)
-    write_meta(path, params, model=model)
+    write_meta(path, params, model=name)
     return path
 
 
@@ -260,24 +174,31 @@ def check_predictions(df: pd.DataFrame, num_classes: int) -> None:
         raise ValueError(f"{int(bad.sum())} rows have probs of the wrong length (want {num_classes})")
 
 
-def read_predictions(params: Params, model: str) -> pd.DataFrame:
-    return pd.read_parquet(require(params.subdir("predictions") / f"{model}.parquet", model))
+def prediction_path(name: str, params: Params) -> Path:
+    """`predictions/<name>.parquet` (whether or not it exists yet)."""
+    return params.subdir("predictions") / f"{name}.parquet"
 
 
-def write_metrics(params: Params, model: str, metrics: dict[str, Any]) -> Path:
+def read_predictions(name: str, params: Params) -> pd.DataFrame:
+    """`predictions/<name>.parquet`; a missing file fails naming its notebook."""
+    return pd.read_parquet(require(prediction_path(name, params), name))
+
+
+def write_metrics(metrics: dict[str, Any], name: str, params: Params) -> Path:
+    """Write `metrics/<name>.json`: the metrics (at least top1, top5, mean_per_class_recall, n) and their provenance."""
     for key in ("top1", "top5", "mean_per_class_recall", "n"):
         if key not in metrics:
-            raise ValueError(f"metrics for {model!r} lack {key!r}")
-    path = params.subdir("metrics") / f"{model}.json"
-    return write_json(path, {"model": model, **metrics, **provenance(params)})
+            raise ValueError(f"metrics for {name!r} lack {key!r}")
+    path = params.subdir("metrics") / f"{name}.json"
+    return write_json(path, {"model": name, **metrics, **provenance(params)})
 
 
-def read_metrics(params: Params, model: str, missing_ok: bool = False) -> dict[str, Any]:
-    """`metrics/<model>.json`; a missing file fails naming its notebook, or gives {} when `missing_ok`."""
-    path = params.subdir("metrics") / f"{model}.json"
+def read_metrics(name: str, params: Params, missing_ok: bool = False) -> dict[str, Any]:
+    """`metrics/<name>.json`; a missing file fails naming its notebook, or gives {} when `missing_ok`."""
+    path = params.subdir("metrics") / f"{name}.json"
     if missing_ok and not path.exists():
         return {}
-    return json.loads(require(path, model).read_text())
+    return json.loads(require(path, name).read_text())
 
 
 def require(path: str | Path, producer: str) -> Path:

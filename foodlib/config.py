@@ -10,7 +10,7 @@ import dataclasses
 import difflib
 import types
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ class Params:
     hub_dataset: str = "ethz/food101"
     subset_per_class: int = 0  # 0 = every image; n = first n train / n//3 test per class (stratified)
     val_fraction: float = 0.05  # held out from train, stratified; the test split is only for the final test
-    cache_short_side: int = 288  # prepared cache resizes the short side to this (>= the largest model input)
+    cache_short_side: int = 288  # training's prepared copies: short side resized to this (>= the largest input)
     min_image_side: int = 16  # smaller images are excluded as unusable
     synthetic_classes: int = 10
     synthetic_train_per_class: int = 40
@@ -47,13 +47,14 @@ class Params:
     # for smoke, where compiling costs more than it saves) | on | off. A failed compile warns once and runs eagerly.
     compile: str = "auto"
     # Val/test inputs decoded and cropped once into a uint8 array per split and preprocessing (data.evalcache)
-    eval_cache: bool = True  # False: decode the prepared JPEGs at every pass (saves its disk: full ~4-6 GB per model)
+    eval_cache: bool = True  # False: decode the source files at every pass (saves its disk: full ~4-6 GB per model)
     # -- fine-tuning (02, 03) ---------------------------------------------
-    # Defaults follow published Food-101 fine-tunes of these checkpoints with transformers.Trainer:
+    # Defaults follow published Food-101 fine-tunes of these checkpoints with transformers.Trainer (their
+    # figures and protocols: registry.REGISTRY's `published`):
     # [P] huggingface.co/PedroSampaio/vit-base-patch16-224-in21k-food101-16-7 (ViT-B/16 in21k: lr 5e-5,
-    #     batch 64, linear decay, warmup ratio 0.1, 7 epochs -> 90.8% top-1 on the 25,250 test images);
+    #     batch 64, linear decay, warmup ratio 0.1, 7 epochs);
     # [L] huggingface.co/lu5/swinv2-tiny-patch4-window8-256-finetuned-eurosat (despite its name trained on
-    #     food101; Swin V2-T: lr 5e-5, batch 128, linear decay, warmup 0.1, 10 epochs -> 88.6%).
+    #     food101; Swin V2-T: lr 5e-5, batch 128, linear decay, warmup 0.1, 10 epochs).
     model_name: str = "vit"  # registry name: vit | swin
     model_source: str = "hub"  # hub: pretrained ids; tiny: small configs built locally (offline); random: the real architectures with random weights (offline)
     # A published fine-tune (hub id or local folder) that stands in for training: 02/03 evaluate it instead.
@@ -84,6 +85,9 @@ class Params:
     attention_images: int = 200  # test images in notebook 06's deletion test (and in-box check on synthetic data)
     deletion_steps: int = 20  # the deletion test removes patches in this many equal steps
     rollout_discard_ratio: float = 0.0  # share of each layer's lowest attention weights zeroed before rollout
+    # Not a parameter: a notebook's knobs, each with whether it was set (from_notebook; runtime.setup shows them)
+    notebook_knobs: tuple[tuple[str, bool], ...] = field(default=(), repr=False, compare=False,
+                                                          metadata={"internal": True})
 
     # Derived paths: everything hangs off results_dir/profile. A relative
     # results_dir is taken from the project root, so a notebook run from
@@ -109,7 +113,8 @@ class Params:
         return self.run_dir / name
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The parameters (every field but the internal ones), as stored beside each artifact."""
+        return {name: getattr(self, name) for name in field_names()}
 
     def finetuned(self, model_name: str) -> str:
         """The published fine-tune that stands in for training `model_name` ("" when it is trained here)."""
@@ -189,36 +194,22 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     # Offline, CPU, minutes: synthetic mini Food-101 and tiny models built from configs.
     "smoke": {
-        "data_source": "synthetic",
-        "cache_short_side": 72,
-        "val_fraction": 0.15,
-        "device": "cpu",
-        "num_workers": 0,
-        "mixed_precision": "no",
-        "model_source": "tiny",
+        "data_source": "synthetic", "cache_short_side": 72, "val_fraction": 0.15,
+        "device": "cpu", "num_workers": 0, "mixed_precision": "no", "model_source": "tiny",
         # Tiny models trained from scratch: more, smaller steps and a high lr (measured: 10 epochs of
         # batch 16 at 2e-3 reach 70-95% validation top-1 on the synthetic set; batch 32 at 1e-3 about 20%).
-        "num_epochs": 10,
-        "batch_size": 16,
-        "eval_batch_size": 64,
-        "lr": 2e-3,
+        "num_epochs": 10, "batch_size": 16, "eval_batch_size": 64, "lr": 2e-3,
         "augment": False,  # TrivialAugment alters colour, the synthetic classes' main cue
-        "warmup_ratio": 0.1,
-        "label_smoothing": 0.0,
-        "early_stopping_patience": 8,
-        "linear_probe_epochs": 3,
-        "linear_probe_lr": 1e-2,
-        "clip_model": "tiny",
-        "num_examples": 2,
-        "bootstrap_samples": 500,
-        "attention_images": 40,
-        "deletion_steps": 10,
+        "warmup_ratio": 0.1, "label_smoothing": 0.0, "early_stopping_patience": 8,
+        "linear_probe_epochs": 3, "linear_probe_lr": 1e-2, "clip_model": "tiny",
+        "num_examples": 2, "bootstrap_samples": 500, "attention_images": 40, "deletion_steps": 10,
     },
 }
 
 
 def field_names() -> list[str]:
-    return [f.name for f in fields(Params)]
+    """The parameters' names: every field of `Params` but internal ones."""
+    return [f.name for f in fields(Params) if not f.metadata.get("internal")]
 
 
 def _check_type(name: str, value: Any, expected: type) -> Any:
@@ -245,7 +236,7 @@ def resolve(profile: str = "smoke", **overrides: Any) -> Params:
     """
     if profile not in PROFILES:
         raise ParameterError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
-    types_ = {f.name: f.type for f in fields(Params)}
+    types_ = {f.name: f.type for f in fields(Params) if not f.metadata.get("internal")}
     values: dict[str, Any] = {"profile": profile, **PROFILES[profile]}
     for name, value in overrides.items():
         if name not in types_ or name == "profile":
@@ -293,7 +284,5 @@ def from_notebook(namespace: dict[str, Any]) -> Params:
         overrides[name] = value
     params = resolve(namespace.get("profile", "smoke"), **overrides)
     namespace["_foodlib_seen_names"] = set(namespace)
-    # The knobs this notebook exposes, and which of them were set (not None): runtime.setup shows them.
-    object.__setattr__(params, "_notebook_knobs", {n: v is not None for n, v in overrides.items()})
-    return params
+    return dataclasses.replace(params, notebook_knobs=tuple((n, v is not None) for n, v in overrides.items()))
 

@@ -8,11 +8,22 @@ in tests/test_models.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Union
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+FOOD101_TEST = "Food-101's official test split (25,250 images; the hub dataset's `validation` split)"
+
+
+@dataclass(frozen=True)
+class Published:
+    """A Food-101 top-1 that others measured and published (never measured here), with where and how."""
+
+    top1: float
+    source: str  # where it is reported: checked there, with the search tool, before it was written here
+    protocol: str  # how it was measured: training recipe or prompts, resolution, split
+    checkpoint: str = ""  # the published fine-tune the figure belongs to ("" for a paper's or benchmark's figure)
 
 
 @dataclass(frozen=True)
@@ -22,8 +33,7 @@ class HFClassifier:
     hub_id: str  # the pretrained starting point on the hub
     model_class: str  # transformers class the pretrained checkpoint is saved as (its tiny/random stand-ins too)
     tiny_config: Callable[[], object]  # () -> config of the smoke profile's small model of the same family
-    tiny_mean: tuple[float, float, float]
-    tiny_std: tuple[float, float, float]
+    published: tuple[Published, ...] = ()  # Food-101 fine-tunes of `hub_id`; the first is the recipe `full` follows
     head: str = "classifier"  # attribute holding the task head (the linear probe trains it alone)
     trainable: bool = True
     variants: tuple[str, ...] = ("finetune", "linear")
@@ -33,6 +43,7 @@ class HFClassifier:
 class ClipZeroShot:
     """A CLIP scored zero-shot through the `clip` package: no training, no variants."""
 
+    published: dict[str, tuple[Published, ...]] = field(default_factory=dict)  # by released name (`clip_model`)
     trainable: bool = False
     variants: tuple[str, ...] = ("zeroshot",)
 
@@ -73,17 +84,62 @@ def _tiny_swin():
                         window_size=5, drop_path_rate=0.1, initializer_range=0.1, num_labels=1000)
 
 
+_TRAINER = "transformers.Trainer (Adam, betas 0.9/0.999, eps 1e-8, as the card states), linear decay after 10% warm-up"
+# The CLIP paper's numbers as quoted, with the paper's column headings, in openai/CLIP issue #87 ("reported in
+# paper": ViT-B/32 84.4, RN50 81.1); its zero-shot table is Table 11 (openai/CLIP issue #164). The prompt: the
+# paper's Food101 template (openai/CLIP data/prompts.md), which CLIP_benchmark uses as well
+# (clip_benchmark/datasets/en_zeroshot_classification_templates.json), as does this project's `food` prompt set.
+_PAPER = "Radford et al. 2021, 'Learning Transferable Visual Models From Natural Language Supervision', Table 11"
+_BENCHMARK = ("LAION CLIP_benchmark, pretrained='openai' (mlfoundations/open_clip, "
+              "docs/openclip_classification_results.csv, column Food-101)")
+_PROMPT = "zero-shot, one prompt 'a photo of {}, a type of food.', 224 px, " + FOOD101_TEST
+
+
+def _clip(paper: float | None, benchmark: float) -> tuple[Published, ...]:
+    figures = (Published(paper, _PAPER, _PROMPT),) if paper is not None else ()
+    return figures + (Published(benchmark, _BENCHMARK, _PROMPT),)
+
+
 REGISTRY: dict[str, ModelSpec] = {
     # The in21k checkpoint is a bare encoder (+ pooler) without a classification head; its processor uses 0.5/0.5.
     "vit": ModelSpec("vit", "ViT-B/16", "02_vit_finetune", ("tab:blue", "lightsteelblue"),
-                     HFClassifier("google/vit-base-patch16-224-in21k", "ViTModel", _tiny_vit,
-                                  tiny_mean=(0.5, 0.5, 0.5), tiny_std=(0.5, 0.5, 0.5))),
+                     HFClassifier("google/vit-base-patch16-224-in21k", "ViTModel", _tiny_vit, published=(
+                         Published(0.9080, "huggingface.co/PedroSampaio/vit-base-patch16-224-in21k-food101-16-7, "
+                                   "model card (accuracy 0.9080396)",
+                                   f"fine-tuned 7 epochs, lr 5e-5, batch 16 x 4 accumulated = 64, {_TRAINER}; "
+                                   f"224 px; {FOOD101_TEST}",
+                                   "PedroSampaio/vit-base-patch16-224-in21k-food101-16-7"),))),
     # The checkpoint carries a 1000-class ImageNet head, replaced by one sized from the dataset's classes.
     "swin": ModelSpec("swin", "Swin V2-T", "03_swin_finetune", ("tab:orange", "navajowhite"),
                       HFClassifier("microsoft/swinv2-tiny-patch4-window8-256", "Swinv2ForImageClassification",
-                                   _tiny_swin, tiny_mean=IMAGENET_MEAN, tiny_std=IMAGENET_STD)),
-    "clip": ModelSpec("clip", "CLIP", "04_clip_zero_shot", ("tab:green",), ClipZeroShot()),
+                                   _tiny_swin, published=(
+                          Published(0.8859, "huggingface.co/lu5/swinv2-tiny-patch4-window8-256-finetuned-eurosat, "
+                                    "model card (accuracy 0.8858614; trained on food101 despite its name)",
+                                    f"fine-tuned 10 epochs, lr 5e-5, batch 32 x 4 accumulated = 128, {_TRAINER}; "
+                                    f"256 px; {FOOD101_TEST}",
+                                    "lu5/swinv2-tiny-patch4-window8-256-finetuned-eurosat"),))),
+    "clip": ModelSpec("clip", "CLIP", "04_clip_zero_shot", ("tab:green",), ClipZeroShot(published={
+        "ViT-B/32": _clip(0.844, 0.8400), "RN50": _clip(0.811, 0.8080),
+        "ViT-B/16": _clip(None, 0.8872), "ViT-L/14": _clip(None, 0.9305)})),
 }
+
+
+def published(model_name: str, clip_model: str = "") -> tuple[Published, ...]:
+    """The published Food-101 figures of a registered model (for CLIP: of the released `clip_model`)."""
+    family = spec(model_name).family
+    if isinstance(family, ClipZeroShot):
+        return family.published.get(clip_model, ())
+    return family.published
+
+
+def published_note(model_name: str, data_source: str, clip_model: str = "") -> str:
+    """One line per published figure, for a notebook to print beside its own result."""
+    found = published(model_name, clip_model)
+    if not found:
+        return f"No published Food-101 figure is registered for {model_name} {clip_model}".rstrip() + "."
+    caveat = " (measured on the real Food-101: not comparable with this synthetic run)" if data_source == "synthetic" \
+        else " (published, not measured here)"
+    return "\n".join(f"Published: {100 * f.top1:.1f}% top-1{caveat}; {f.source}; {f.protocol}" for f in found)
 
 
 def available() -> list[str]:

@@ -11,6 +11,7 @@ import json
 import os
 import random
 import sys
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
@@ -19,12 +20,21 @@ from foodlib import config
 from foodlib.config import Params
 
 OFFLINE_PROFILES = {"smoke", "rehearsal"}  # rehearsal: models built from configs, data generated
-# Set by the runner (foodlib.footprint) for each notebook it executes: where the kernel writes its peaks at exit.
+# Set by the runner (foodlib.run.footprint) for each notebook it executes: where the kernel writes its peaks at exit.
 PEAK_FILE_ENV = "FOODLIB_PEAK_FILE"
 
 
-def setup(params: Params) -> dict[str, Any]:
-    """Seed everything, pick the device, style plots, show the settings in use; return a short summary."""
+@dataclass(frozen=True)
+class Setup:
+    """What `setup` decided: the device every later call of the notebook is given."""
+
+    profile: str
+    device: str  # "cpu" or "cuda": `params.device` resolved ("auto" -> cuda when a GPU is visible)
+    run_dir: str
+
+
+def setup(params: Params) -> Setup:
+    """Seed everything, pick the device, style plots, show the settings in use; return what was decided."""
     if params.profile in OFFLINE_PROFILES:
         # Read by huggingface_hub / datasets at import time: set before they load.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,7 +46,7 @@ def setup(params: Params) -> dict[str, Any]:
     device = resolve_device(params.device)
     report_peaks_at_exit()
     show_settings(params, device)
-    return {"profile": params.profile, "device": device, "run_dir": str(params.run_dir)}
+    return Setup(params.profile, device, config.shown(params.run_dir))
 
 
 def show_settings(params: Params, device: str) -> None:
@@ -54,8 +64,8 @@ def show_settings(params: Params, device: str) -> None:
     resolved = {"device": device, "mixed_precision": str(dtype).replace("torch.", "") if dtype else "no"}
     if params.num_workers < 0:
         resolved["num_workers"] = num_workers(params.num_workers)
-    if params.compile == "auto" and "compile" in getattr(params, "_notebook_knobs", {}):  # 02-04 only
-        from foodlib import compiling
+    if params.compile == "auto" and "compile" in dict(params.notebook_knobs):  # 02-04 only
+        from foodlib import compiling  # here: it imports torch, which the runner need not load
 
         resolved["compile"] = "on" if compiling.enabled(params.compile, params.profile, device) else "off"
     rows = settings(params, resolved)
@@ -68,7 +78,7 @@ def settings(params: Params, resolved: dict[str, Any] | None = None) -> list[tup
 
     `resolved` maps a setting to what "auto" became on this machine (device, precision, workers).
     """
-    knobs = getattr(params, "_notebook_knobs", {})  # set by config.from_notebook
+    knobs = dict(params.notebook_knobs)  # set by config.from_notebook
     names = ["profile", "data_source", "model_source"] + [n for n in knobs if n not in ("profile",)]
     names += [n for n in (resolved or {}) if n not in names]
     rows = []
@@ -211,15 +221,19 @@ def interactive_frontend() -> bool:
     return "jupyter" in parent and "papermill" not in parent and "nbclient" not in parent
 
 
+def cpu_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, as taskset or a container sets it; else all)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def num_workers(requested: int) -> int:
     """DataLoader workers: -1 means one per available CPU core, at most 16 (8 starved ViT-B/16 training on an H100, benchmarks.md)."""
     if requested >= 0:
         return requested
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(0, min(16, cores))
+    return max(0, min(16, cpu_cores()))
 
 
 def report_peaks_at_exit() -> None:

@@ -28,7 +28,7 @@ def smoke_run(tmp_path_factory):
     Returns (params, error): error is the SystemExit message of the first
     failing notebook, or None. Tests of each notebook read its artifacts.
     """
-    from foodlib import runner
+    from foodlib.run import runner
 
     results = tmp_path_factory.mktemp("smoke_results")
     params = config.resolve("smoke", results_dir=str(results))

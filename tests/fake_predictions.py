@@ -18,7 +18,7 @@ FINE_TUNED = {"vit", "swin", "vit_linear", "swin_linear"}
 
 def fabricate(params: Params, models=tuple(SKILL), seed: int = 0) -> prepare.Prepared:
     """Prepare the smoke data, then write predictions/<m>.parquet and metrics/<m>.json for each model."""
-    prepared = prepare.prepare(params, progress=False)
+    prepared = prepare.prepare_dataset(params, progress=False)
     test = prepared.split("test")
     num_classes, n = len(prepared.classes), len(test)
     labels = test["label"].to_numpy()
@@ -35,7 +35,7 @@ def fabricate(params: Params, models=tuple(SKILL), seed: int = 0) -> prepare.Pre
             extra.update(train_wall_time_s=12.5, train_images_per_s=40.0)
         else:
             extra.update(prompt_set="food")
-        artifacts.write_metrics(params, model, {**metrics.summarize(labels, probs), **extra})
+        artifacts.write_metrics({**metrics.summarize(labels, probs), **extra}, model, params)
     return prepared
 
 

@@ -15,7 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from foodlib import config, models
-from foodlib.models import archs, clipmodels
+from foodlib.models import archs, common
 
 CLASSES = ["ceviche", "apple_pie", "bibimbap"]  # 3 classes: the new head must have 3 outputs, not 1000
 IMAGE = torch.randint(0, 256, (3, 300, 400), dtype=torch.uint8)  # any photo size: preprocessing makes the input
@@ -66,7 +66,7 @@ def test_an_unsupported_name_is_refused_listing_the_supported_ones(tmp_path):
     # through the loader: RN50 is a released CLIP name, but has no random-weight build here
     params = config.resolve("smoke", model_source="random", clip_model="RN50", results_dir=str(tmp_path / "r"))
     with pytest.raises(ValueError, match="ViT-B/32"):
-        models.source(params, "clip")
+        models.source("clip", params)
     assert not list(tmp_path.rglob("*.pt"))
 
 
@@ -106,9 +106,9 @@ def test_vit_loads_with_a_14x14_grid_and_a_head_per_class(vit):
 
 
 def test_vit_checkpoint_is_a_bare_vitmodel_with_its_pooler(vit, params):
-    folder = Path(models.source(params, "vit"))
+    folder = Path(models.source("vit", params))
     assert json.loads((folder / "config.json").read_text())["architectures"] == ["ViTModel"]
-    base = models.load_base(params, "vit")
+    base, _ = models.load_base("vit", params)
     assert type(base).__name__ == "ViTModel" and base.pooler is not None
     assert sum(p.numel() for p in base.parameters()) == 86_389_248  # ViT-B/16 in21k with its pooler, as published
     with safe_open(str(folder / "model.safetensors"), "pt") as f:  # the pooler was loaded, not initialised anew
@@ -124,7 +124,7 @@ def test_swin_loads_with_the_real_stages_and_a_head_per_class(swin, params):
     shapes = [tuple(h.shape[1:]) for h in out.reshaped_hidden_states]
     assert shapes == [(96, 64, 64), (192, 32, 32), (384, 16, 16), (768, 8, 8), (768, 8, 8)]
     assert out.logits.shape == (1, len(CLASSES))
-    saved = json.loads((Path(models.source(params, "swin")) / "config.json").read_text())
+    saved = json.loads((Path(models.source("swin", params)) / "config.json").read_text())
     assert saved["architectures"] == ["Swinv2ForImageClassification"] and len(saved["id2label"]) == 1000
 
 
@@ -134,7 +134,7 @@ def test_clip_loads_as_vit_b32_with_a_7x7_grid(clip_model):
     assert model.visual.positional_embedding.shape == (1 + 7 * 7, 768)  # CLS + 7x7 patches
     assert sum(p.numel() for p in model.parameters()) == 151_277_313  # as clip.load("ViT-B/32") counts
     assert (pre.image_size, pre.interpolation, pre.crop_ratio) == (224, "bicubic", 1.0)
-    assert pre.mean == clipmodels.CLIP_MEAN
+    assert pre.mean == common.CLIP_MEAN
     assert next(model.parameters()).dtype == torch.float32
     with torch.no_grad():
         assert model.encode_image(pre.eval()(IMAGE)[None]).shape == (1, 512)
@@ -143,7 +143,7 @@ def test_clip_loads_as_vit_b32_with_a_7x7_grid(clip_model):
 # -- built once, seeded, rebuilt when the seed changes ------------------------------------------
 
 def _weights_file(params, name: str) -> Path:
-    path = Path(models.source(params, name))
+    path = Path(models.source(name, params))
     return path if name == "clip" else path / "model.safetensors"
 
 
@@ -152,7 +152,7 @@ def test_a_current_build_is_reused_not_rebuilt(name, params, request):
     request.getfixturevalue({"vit": "vit", "swin": "swin", "clip": "clip_model"}[name])  # built by now
     weights = _weights_file(params, name)
     before = weights.stat().st_mtime_ns
-    assert archs.is_current(models.source(params, name), params.clip_model if name == "clip" else name, params.seed)
+    assert archs.is_current(models.source(name, params), params.clip_model if name == "clip" else name, params.seed)
     assert _weights_file(params, name) == weights and weights.stat().st_mtime_ns == before
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from foodlib import attention, swinmaps
+from foodlib import attention
 
 transformers = pytest.importorskip("transformers")
 clip_model = pytest.importorskip("clip.model")
@@ -35,7 +35,7 @@ def clip_clf():
     model = clip_model.CLIP(embed_dim=64, image_resolution=64, vision_layers=2, vision_width=64,
                             vision_patch_size=8, context_length=16, vocab_size=49408,
                             transformer_width=64, transformer_heads=1, transformer_layers=2).eval()
-    return attention.ClipClassifier(model, torch.randn(5, 64))
+    return attention.vit.ClipClassifier(model, torch.randn(5, 64))
 
 
 def _images(n: int, size: int) -> torch.Tensor:
@@ -43,9 +43,9 @@ def _images(n: int, size: int) -> torch.Tensor:
 
 
 def test_grid_comes_from_config(vit, swin, clip_clf):
-    assert attention.hf_grid(vit.config) == (10, 10)  # 60 // 6
-    assert attention.clip_grid(clip_clf.model) == (8, 8)  # 64 // 8
-    geo = swinmaps.block_geometry(swin.config)
+    assert attention.vit.hf_grid(vit.config) == (10, 10)  # 60 // 6
+    assert attention.vit.clip_grid(clip_clf.model) == (8, 8)  # 64 // 8
+    geo = attention.swin.block_geometry(swin.config)
     assert [(g.height, g.window, g.shift) for g in geo] == [(12, 3, 0), (12, 3, 1), (6, 3, 0), (6, 3, 1),
                                                             (3, 3, 0), (3, 3, 0)]
     # The same window and shift the model itself uses, block by block.
@@ -54,14 +54,14 @@ def test_grid_comes_from_config(vit, swin, clip_clf):
 
 
 def test_rollout_rows_sum_to_one_for_every_fusion(vit):
-    atts, _ = attention.hf_attentions(vit, _images(2, 60))
+    atts, _ = attention.vit.hf_attentions(vit, _images(2, 60))
     for fusion in ("mean", "max", "min"):
         for discard in (0.0, 0.5):
-            r = attention.rollout_matrix(atts, fusion, discard)
+            r = attention.vit.rollout_matrix(atts, fusion, discard)
             assert r.shape == (2, 101, 101)
             torch.testing.assert_close(r.sum(-1), torch.ones(2, 101), atol=1e-5, rtol=0)
     # Discarding changes the result: the option is not a no-op.
-    assert not torch.allclose(attention.rollout_matrix(atts, "mean", 0.0), attention.rollout_matrix(atts, "mean", 0.9))
+    assert not torch.allclose(attention.vit.rollout_matrix(atts, "mean", 0.0), attention.vit.rollout_matrix(atts, "mean", 0.9))
 
 
 def test_rollout_matches_hand_product():
@@ -69,25 +69,25 @@ def test_rollout_matches_hand_product():
     a1 = torch.tensor([[[[0.5, 0.5], [0.2, 0.8]]]])
     a2 = torch.tensor([[[[0.9, 0.1], [0.4, 0.6]]]])
     expected = ((a2[0, 0] + torch.eye(2)) / 2) @ ((a1[0, 0] + torch.eye(2)) / 2)
-    torch.testing.assert_close(attention.rollout_matrix((a1, a2))[0], expected)
+    torch.testing.assert_close(attention.vit.rollout_matrix((a1, a2))[0], expected)
 
 
-@pytest.mark.parametrize("method", attention.METHODS)
+@pytest.mark.parametrize("method", attention.vit.METHODS)
 def test_vit_and_clip_batch_of_two_equals_two_batches_of_one(vit, clip_clf, method):
     for model, size in ((vit, 60), (clip_clf, 64)):
         x = _images(2, size)
-        both = attention.attention_map(model, x, method)
-        one = torch.cat([attention.attention_map(model, x[i:i + 1], method) for i in range(2)])
-        assert both.shape == (2, *attention.grid_of(model))
+        both = attention.vit.attention_map(model, x, method)
+        one = torch.cat([attention.vit.attention_map(model, x[i:i + 1], method) for i in range(2)])
+        assert both.shape == (2, *attention.vit.grid_of(model))
         torch.testing.assert_close(both, one, atol=1e-5, rtol=1e-4)
         assert not torch.allclose(both[0], both[1])  # two different images, two different maps
 
 
-@pytest.mark.parametrize("method", swinmaps.METHODS)
+@pytest.mark.parametrize("method", attention.swin.METHODS)
 def test_swin_batch_of_two_equals_two_batches_of_one(swin, method):
     x = _images(2, 48)
-    both = swinmaps.swin_map(swin, x, method)
-    one = torch.cat([swinmaps.swin_map(swin, x[i:i + 1], method) for i in range(2)])
+    both = attention.swin.swin_map(swin, x, method)
+    one = torch.cat([attention.swin.swin_map(swin, x[i:i + 1], method) for i in range(2)])
     torch.testing.assert_close(both, one, atol=1e-5, rtol=1e-4)
 
 
@@ -97,7 +97,7 @@ def test_clip_hook_weights_match_manual_softmax(clip_clf):
     inputs = []
     block = model.visual.transformer.resblocks[1]
     h = block.attn.register_forward_hook(lambda m, args, out: inputs.append(args[0]))
-    with attention.clip_attention_hooks(model) as store:
+    with attention.vit.clip_attention_hooks(model) as store:
         model.encode_image(x)
     h.remove()
     q_in = inputs[0]  # (T, B, D): CLIP's transformer is sequence-first
@@ -116,14 +116,14 @@ def test_hooks_are_removed_and_model_unchanged(clip_clf, swin):
     model = clip_clf.model
     with torch.no_grad():
         before = model.encode_image(x)
-    attention.attention_map(clip_clf, x, "relevancy")
-    attention.attention_map(clip_clf, x, "rollout")
+    attention.vit.attention_map(clip_clf, x, "relevancy")
+    attention.vit.attention_map(clip_clf, x, "rollout")
     for block in model.visual.transformer.resblocks:
         assert not block.attn._forward_hooks and not block.attn._forward_pre_hooks
     with torch.no_grad():
         torch.testing.assert_close(model.encode_image(x), before)
-    swinmaps.swin_map(swin, _images(1, 48), "gradcam")
-    swinmaps.swin_map(swin, _images(1, 48), "rollout")
+    attention.swin.swin_map(swin, _images(1, 48), "gradcam")
+    attention.swin.swin_map(swin, _images(1, 48), "rollout")
     for module in swin.modules():
         assert not module._forward_hooks, type(module).__name__
 
@@ -133,13 +133,13 @@ def test_sdpa_model_is_refused():
                                  num_attention_heads=2, intermediate_size=16)
     model = transformers.ViTForImageClassification._from_config(cfg, attn_implementation="sdpa").eval()
     with pytest.raises(ValueError, match="eager"):
-        attention.hf_attentions(model, torch.zeros(1, 3, 12, 12))
+        attention.vit.hf_attentions(model, torch.zeros(1, 3, 12, 12))
 
 
 def test_relevancy_is_class_specific(vit):
     x = _images(1, 60)
-    a = attention.relevancy(vit, x, torch.tensor([0]))
-    b = attention.relevancy(vit, x, torch.tensor([3]))
+    a = attention.vit.relevancy(vit, x, torch.tensor([0]))
+    b = attention.vit.relevancy(vit, x, torch.tensor([3]))
     assert a.shape == (1, 10, 10) and not torch.allclose(a, b)
 
 
@@ -159,12 +159,12 @@ def test_reassembly_puts_every_value_back_where_it_came_from(height, width, shif
     n = height * width
     full = torch.arange(n * n, dtype=torch.float64).view(n, n) + 1  # value encodes (query, key)
     windows = _hf_windows(full, height, width, 3, shift)
-    back = swinmaps.reassemble(windows, height, width, 3, shift)[0, 0]
+    back = attention.swin.reassemble(windows, height, width, 3, shift)[0, 0]
     seen = back != 0
     assert seen.sum() == windows.numel()  # every window entry lands on its own cell
     torch.testing.assert_close(back[seen], full[seen])
     if shift:  # ignoring the shift (or reading windows in column order) would misplace the values
-        wrong = swinmaps.reassemble(windows, height, width, 3, 0)[0, 0]
+        wrong = attention.swin.reassemble(windows, height, width, 3, 0)[0, 0]
         assert not torch.equal(wrong[wrong != 0], full[wrong != 0])
     rows = torch.arange(n) // width
     assert seen[0].nonzero().squeeze(1).tolist() == sorted(seen[0].nonzero().squeeze(1).tolist())
@@ -175,18 +175,18 @@ def test_reassembly_detects_transposed_window_order():
     height, width = 6, 9  # 2 x 3 windows: a transposed order would not even fit
     full = torch.rand(54, 54, dtype=torch.float64) + 0.1
     windows = _hf_windows(full, height, width, 3, 1)
-    back = swinmaps.reassemble(windows, height, width, 3, 1)[0, 0]
-    transposed = swinmaps.reassemble(windows, width, height, 3, 1)[0, 0]
+    back = attention.swin.reassemble(windows, height, width, 3, 1)[0, 0]
+    transposed = attention.swin.reassemble(windows, width, height, 3, 1)[0, 0]
     assert torch.equal(back[back != 0], full[back != 0])
     assert not torch.equal(transposed[transposed != 0], full[transposed != 0])
 
 
 def test_swin_reassembled_rows_sum_to_one_and_rollout_is_a_distribution(swin):
-    maps, _ = swinmaps.swin_attentions(swin, _images(2, 48))
-    for m, g in zip(maps, swinmaps.block_geometry(swin.config)):
+    maps, _ = attention.swin.swin_attentions(swin, _images(2, 48))
+    for m, g in zip(maps, attention.swin.block_geometry(swin.config)):
         assert m.shape[-1] == g.height * g.width
         torch.testing.assert_close(m.sum(-1), torch.ones_like(m.sum(-1)), atol=1e-4, rtol=0)
-    r = swinmaps.rollout(swin, _images(2, 48))
+    r = attention.swin.rollout(swin, _images(2, 48))
     assert r.shape == (2, 12, 12)
     torch.testing.assert_close(r.sum((1, 2)), torch.ones(2), atol=1e-5, rtol=0)
 
@@ -194,7 +194,7 @@ def test_swin_reassembled_rows_sum_to_one_and_rollout_is_a_distribution(swin):
 def test_swin_hooks_agree_with_hf_attentions(swin):
     # The last block of each stage is what transformers itself returns.
     x = _images(1, 48)
-    with torch.no_grad(), swinmaps.block_attention_hooks(swin) as store:
+    with torch.no_grad(), attention.swin.block_attention_hooks(swin) as store:
         out = swin(pixel_values=x, output_attentions=True)
     last_per_stage = [store[1], store[3], store[5]]
     for mine, theirs in zip(last_per_stage, out.attentions):
@@ -202,7 +202,7 @@ def test_swin_hooks_agree_with_hf_attentions(swin):
 
 
 def test_merge_matrix_averages_two_by_two():
-    m = swinmaps.merge_matrix(4, 4)
+    m = attention.swin.merge_matrix(4, 4)
     assert m.shape == (4, 16)
     assert m[0].nonzero().squeeze(1).tolist() == [0, 1, 4, 5]
     torch.testing.assert_close(m.sum(1), torch.ones(4, dtype=torch.float64))
@@ -210,45 +210,43 @@ def test_merge_matrix_averages_two_by_two():
 
 # -- the notebook's interface over the three models -----------------------------
 def test_explainers_give_maps_heads_and_a_deletion_table(vit, swin, clip_clf):
-    from foodlib import explain
 
     norm = ([0.5] * 3, [0.5] * 3)
-    exs = {"vit": explain.Explainer("vit", vit, 60, *norm), "swin": explain.Explainer("swin", swin, 48, *norm),
-           "clip": explain.Explainer("clip", clip_clf, 64, *norm)}
+    exs = {"vit": attention.Explainer("vit", vit, 60, *norm), "swin": attention.Explainer("swin", swin, 48, *norm),
+           "clip": attention.Explainer("clip", clip_clf, 64, *norm)}
     images = {name: _images(3, ex.image_size) for name, ex in exs.items()}
     heads = {name: ex.head_maps(images[name][:1]) for name, ex in exs.items()}
     assert heads["vit"].shape == (1, 4, 10, 10) and heads["clip"].shape == (1, 1, 8, 8)
     assert heads["swin"].shape == (1, 8, 3, 3)  # last stage: 8 heads on a 3x3 grid, one global window
     assert exs["swin"].deletion_grid == (12, 12) and exs["vit"].deletion_grid == (10, 10)
-    table, curves = explain.deletion_table(exs, images, num_steps=4, batch_size=2)
+    table, curves = attention.deletion_table(exs, images, num_steps=4, batch_size=2)
     assert len(table) == 3 + 3 + 3 and set(table["model"]) == {"vit", "swin", "clip"}
     assert table[["deletion_auc", "random_auc"]].apply(lambda c: c.between(0, 1)).all().all()
     assert curves["vit cls"].shape == (3, 5)
-    best = explain.best_methods(table)
+    best = attention.best_methods(table)
     assert set(best) == {"vit", "swin", "clip"}
 
 
 def test_every_head_row_is_drawn_on_that_models_own_input(vit, swin, clip_clf, tmp_path):
-    """CLIP resizes the short side to its input and crops (crop_ratio 1.0); ViT/Swin resize to size/0.875 first."""
+    """CLIP resizes the short side to its input and crops (crop_ratio 1.0); ViT/Swin resize straight to their input."""
     import numpy as np
     from PIL import Image
 
-    from foodlib import attention_plots, explain
     from foodlib.models import Preprocess
 
     path = tmp_path / "photo.jpg"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)).save(path)
     vit_pre = Preprocess(60, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
-    clip_pre = Preprocess(64, (0.48, 0.46, 0.41), (0.27, 0.26, 0.28), "bicubic", 1.0)
-    exs = {"vit": explain.Explainer("vit", vit, 60, vit_pre.mean, vit_pre.std, vit_pre.eval()),
-           "swin": explain.Explainer("swin", swin, 48, (0.5,) * 3, (0.5,) * 3),
-           "clip": explain.Explainer("clip", clip_clf, 64, clip_pre.mean, clip_pre.std, clip_pre.eval())}
-    images, heads = explain.head_example(exs, path)
+    clip_pre = Preprocess(64, (0.48, 0.46, 0.41), (0.27, 0.26, 0.28), "bicubic", "short_side", 1.0, "pil")
+    exs = {"vit": attention.Explainer("vit", vit, 60, vit_pre.mean, vit_pre.std, vit_pre.eval()),
+           "swin": attention.Explainer("swin", swin, 48, (0.5,) * 3, (0.5,) * 3),
+           "clip": attention.Explainer("clip", clip_clf, 64, clip_pre.mean, clip_pre.std, clip_pre.eval())}
+    images, heads = attention.head_example(exs, path)
     for name, ex in exs.items():
-        own = attention_plots.to_image(explain.load_eval_images([path], ex)[0], ex.mean, ex.std)
+        own = attention.plots.to_image(attention.load_eval_images([path], ex)[0], ex.mean, ex.std)
         np.testing.assert_array_equal(images[name], own)
     assert [images[n].shape[0] for n in exs] == [60, 48, 64]
-    fig = attention_plots.head_grid(images, heads)
+    fig = attention.plots.head_grid(images, heads)
     grid = np.array([ax for ax in fig.axes if ax.get_label() != "<colorbar>"]).reshape(len(exs), -1)
     for row, name in zip(grid, exs):
         for ax in row[:2]:  # the input, and the mean-of-heads overlay's base image

@@ -3,7 +3,7 @@
 Uses the series run once per session (`smoke_ok`): the checkpoints of 02/03
 and the CLIP of 04 under its run_dir. Synthetic images record their object
 box; images are resized straight to each model's input (no crop), so the box
-maps by one scale per axis (`explain.load_resized`).
+maps by one scale per axis (`attention.load_resized`).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from foodlib import attention, explain, faithfulness
+from foodlib import attention
 from foodlib.data import synthetic
 from foodlib.data.prepare import load_prepared
 
@@ -30,10 +30,10 @@ NUM_IMAGES = 24
 @pytest.fixture(scope="module")
 def smoke_maps(smoke_ok):
     prepared = load_prepared(smoke_ok)
-    exs = explain.load_explainers(smoke_ok, prepared.classes)
+    exs = attention.load_explainers(smoke_ok, prepared.classes)
     objects = synthetic.load_objects(smoke_ok.data_root)
     test_ids = [i for i in prepared.split("test")["image_id"] if i in objects]
-    ids = explain.spread(explain.off_diagonal(objects, test_ids, min_offset=0.3), NUM_IMAGES)
+    ids = attention.spread(attention.off_diagonal(objects, test_ids, min_offset=0.3), NUM_IMAGES)
     originals = [smoke_ok.data_root / "food-101" / "images" / f"{i}.jpg" for i in ids]
     return exs, objects, ids, originals
 
@@ -48,7 +48,7 @@ def test_boxes_are_off_the_diagonal(smoke_maps):
 
 def test_map_mass_inside_the_box_exceeds_its_area(smoke_maps):
     exs, objects, ids, originals = smoke_maps
-    table = explain.in_box_table(exs, objects, ids, originals)
+    table = attention.in_box_table(exs, objects, ids, originals)
     print("\n" + table.to_string())
     rows = table.set_index(["model", "method"])
     for key in CLAIMED:
@@ -59,18 +59,18 @@ def test_a_transposed_map_would_be_caught(smoke_maps):
     # The same maps with rows and columns swapped put less mass in the (off-diagonal) boxes.
     exs, objects, ids, originals = smoke_maps
     ex = exs["vit"]
-    x, boxes = explain.load_resized(originals, [objects[i]["box"] for i in ids], ex.image_size, ex.mean, ex.std)
+    x, boxes = attention.load_resized(originals, [objects[i]["box"] for i in ids], ex.image_size, ex.mean, ex.std)
     sal = ex.map(x, "relevancy")
     size = (ex.image_size, ex.image_size)
-    right, area = faithfulness.box_mass(sal, boxes, size)
-    wrong, _ = faithfulness.box_mass(sal.transpose(1, 2), boxes, size)
+    right, area = attention.faithfulness.box_mass(sal, boxes, size)
+    wrong, _ = attention.faithfulness.box_mass(sal.transpose(1, 2), boxes, size)
     assert right.mean() > area.mean() and wrong.mean() < right.mean()
 
 
 def test_batch_of_two_equals_two_batches_of_one_on_trained_models(smoke_maps):
     exs, objects, ids, originals = smoke_maps
     for name, ex in exs.items():
-        x, _ = explain.load_resized(originals[:2], [objects[i]["box"] for i in ids[:2]], ex.image_size, ex.mean,
+        x, _ = attention.load_resized(originals[:2], [objects[i]["box"] for i in ids[:2]], ex.image_size, ex.mean,
                                     ex.std)
         for method in ex.methods:
             both = ex.map(x, method)
@@ -96,8 +96,8 @@ def test_notebook_06_artifacts(smoke_ok):
 def test_rollout_rows_sum_to_one_on_trained_vit(smoke_maps):
     exs, objects, ids, originals = smoke_maps
     ex = exs["vit"]
-    x, _ = explain.load_resized(originals[:2], [objects[i]["box"] for i in ids[:2]], ex.image_size, ex.mean, ex.std)
+    x, _ = attention.load_resized(originals[:2], [objects[i]["box"] for i in ids[:2]], ex.image_size, ex.mean, ex.std)
     with torch.no_grad():
-        atts, _ = attention.hf_attentions(ex.model, x)
-    r = attention.rollout_matrix(atts)
+        atts, _ = attention.vit.hf_attentions(ex.model, x)
+    r = attention.vit.rollout_matrix(atts)
     torch.testing.assert_close(r.sum(-1), torch.ones(r.shape[:2]), atol=1e-5, rtol=0)

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from foodlib import cli, config
+from foodlib import config
+from foodlib.run import cli
 from foodlib.artifacts import MissingArtifactError
 
 ROOT = config.project_root()
@@ -34,7 +35,7 @@ def test_run_all_mistyped_parameter_is_one_line(param, value, expected):
 
 
 def test_runner_module_mistyped_parameter_is_one_line():
-    line = _usage_error([sys.executable, "-m", "foodlib.runner", "--profile", "smoke", "-p", "num_epochs", "2.5"])
+    line = _usage_error([sys.executable, "-m", "foodlib.run.runner", "--profile", "smoke", "-p", "num_epochs", "2.5"])
     assert line == "run_all.sh: parameter 'num_epochs' must be int, got float 2.5"
 
 

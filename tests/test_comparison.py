@@ -37,7 +37,7 @@ def _frame(ids, labels, probs):
 def prepared_once(tmp_path_factory):
     """The smoke data prepared once for this module (preparing takes seconds)."""
     params = config.resolve("smoke", results_dir=str(tmp_path_factory.mktemp("prepared") / "results"))
-    prepare.prepare(params, progress=False)
+    prepare.prepare_dataset(params, progress=False)
     return prepare.prepared_dir(params)
 
 
@@ -177,7 +177,7 @@ def test_members_are_ranked_by_the_right_models_confidence_and_shown_in_the_cont
     assert members[members.set == "swin_only"].empty
     smoke_params = dataclasses.replace(smoke_params, num_examples=2)
     counts = compare.disagreement_counts(joined)
-    shown = compare.save_disagreements(smoke_params, members, counts)
+    shown = compare.save_disagreements(members, counts, smoke_params)
     assert list(shown.columns) == ["set", "rank", "image_id", "label",
                                    "pred_vit", "conf_vit", "pred_swin", "conf_swin", "pred_clip", "conf_clip"]
     assert shown.groupby("set").size().max() == 2 and shown["rank"].max() == 1

@@ -8,7 +8,8 @@ import pytest
 import torch
 from transformers.modeling_outputs import ImageClassifierOutput
 
-from foodlib import compiling, config, scoring
+from foodlib import compiling, config
+from foodlib.train import scoring
 
 CONTIGUOUS_AND_CHANNELS_LAST = (torch.contiguous_format, torch.channels_last)
 
@@ -149,7 +150,7 @@ def prepared_smoke(tmp_path_factory):
     from foodlib.data import prepare
 
     params = config.resolve("smoke", results_dir=str(tmp_path_factory.mktemp("compile") / "results"))
-    return params, prepare.prepare(params, progress=False)
+    return params, prepare.prepare_dataset(params, progress=False)
 
 
 def _fit(tmp_path, prepared, model_name: str, **overrides):
@@ -158,8 +159,8 @@ def _fit(tmp_path, prepared, model_name: str, **overrides):
 
     params = config.resolve("smoke", results_dir=str(tmp_path / "results"), num_epochs=1, max_steps=3,
                             **overrides)
-    result = train.fit(params, model_name, prepared, progress=False)
-    frame, summary = scoring.test_predictions(params, result, prepared)
+    result = train.fit(model_name, params, prepared, device="cpu", progress=False)
+    frame, summary = scoring.test_predictions(result, params, prepared, "cpu")
     return result, frame, summary
 
 

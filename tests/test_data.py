@@ -8,7 +8,8 @@ from PIL import Image
 
 from foodlib import artifacts
 from foodlib.data import prepare, sources, synthetic
-from foodlib.data.loader import CachedImages, decode_rgb, eval_transform, train_transform
+from foodlib.data.loader import CachedImages, SourceImages, decode_rgb, train_transform
+from foodlib.models.preprocess import Preprocess
 
 
 def _digest(folder: Path) -> str:
@@ -57,7 +58,7 @@ def test_objects_are_recorded_inside_the_image(tmp_path):
 
 
 def test_fault_corpus_is_handled_exactly(smoke_params):
-    prepared = prepare.prepare(smoke_params, progress=False)
+    prepared = prepare.prepare_dataset(smoke_params, progress=False)
     faults = json.loads((smoke_params.data_root / "food-101" / "meta" / "faults.json").read_text())
     expected_excluded = {i for i, f in faults.items() if f["expected"] == "excluded"}
     expected_converted = {i for i, f in faults.items() if f["expected"] == "converted"}
@@ -81,7 +82,7 @@ def test_fault_corpus_is_handled_exactly(smoke_params):
 
 
 def test_splits_are_stratified_and_test_is_untouched(smoke_params):
-    prepared = prepare.prepare(smoke_params, progress=False)
+    prepared = prepare.prepare_dataset(smoke_params, progress=False)
     raw = sources.load_source(smoke_params).records
     test_ids = set(raw[raw.split == "test"].image_id)
     assert set(prepared.split("test")["image_id"]) == test_ids
@@ -96,14 +97,14 @@ def test_splits_are_stratified_and_test_is_untouched(smoke_params):
 
 def test_label_follows_the_class_folder(smoke_params):
     """A swapped class order would put images under the wrong label."""
-    prepared = prepare.prepare(smoke_params, progress=False)
+    prepared = prepare.prepare_dataset(smoke_params, progress=False)
     for _, row in prepared.split("train").iterrows():
         assert row["image_id"].split("/")[0] == prepared.classes[row["label"]]
 
 
 def test_interrupted_preparation_resumes(smoke_params, monkeypatch):
     monkeypatch.setattr(prepare, "CHUNK", 100)
-    full = prepare.prepare(smoke_params, progress=False)
+    full = prepare.prepare_dataset(smoke_params, progress=False)
     root = prepare.prepared_dir(smoke_params)
     # Simulate a crash after three chunks: the index and the later parts are missing.
     (root / "index.parquet").unlink()
@@ -115,7 +116,7 @@ def test_interrupted_preparation_resumes(smoke_params, monkeypatch):
     calls = []
     original = prepare._prepare_chunk
     monkeypatch.setattr(prepare, "_prepare_chunk", lambda *a: calls.append(1) or original(*a))
-    resumed = prepare.prepare(smoke_params, progress=False)
+    resumed = prepare.prepare_dataset(smoke_params, progress=False)
     assert len(calls) == len(parts) - 3  # only the missing chunks were redone
     assert all((root / "parts" / n).stat().st_mtime_ns == t for n, t in kept.items())
     assert resumed.index.equals(full.index)
@@ -124,7 +125,7 @@ def test_interrupted_preparation_resumes(smoke_params, monkeypatch):
 def test_stale_or_missing_cache_names_notebook_01(smoke_params):
     with pytest.raises(artifacts.MissingArtifactError, match="01_data_prep"):
         prepare.load_prepared(smoke_params)
-    prepare.prepare(smoke_params, progress=False)
+    prepare.prepare_dataset(smoke_params, progress=False)
     from dataclasses import replace
 
     with pytest.raises(artifacts.MissingArtifactError, match="cache_short_side.*01_data_prep"):
@@ -132,9 +133,9 @@ def test_stale_or_missing_cache_names_notebook_01(smoke_params):
 
 
 def test_loader_yields_normalised_tensors_with_labels(smoke_params):
-    prepared = prepare.prepare(smoke_params, progress=False)
+    prepared = prepare.prepare_dataset(smoke_params, progress=False)
     mean, std = [0.5] * 3, [0.5] * 3
-    ds = CachedImages(prepared, "test", eval_transform(48, mean, std))
+    ds = SourceImages(prepared, "test", Preprocess(48, tuple(mean), tuple(std)).eval())
     x, y = ds[0]
     assert x.shape == (3, 48, 48) and x.dtype.is_floating_point
     assert -1.01 <= float(x.min()) and float(x.max()) <= 1.01

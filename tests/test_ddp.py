@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from foodlib import artifacts, config, metrics, models, scoring, train
+from foodlib import artifacts, config, metrics, models, runtime, train
 from foodlib.data import loader, prepare
-from foodlib.train import distributed
+from foodlib.train import distributed, scoring
 
 # Smoke settings where the tiny ViT learns (10 epochs reach well above chance, 10% for 10 classes).
 EPOCHS = 10
@@ -47,7 +47,7 @@ def test_ddp_more_processes_than_devices_is_refused(monkeypatch):
     params = config.resolve("smoke", batch_size=16, num_processes=4)
     with pytest.raises(config.ParameterError, match=r"num_processes 4 is more than the 2 GPUs"):
         distributed.check(params, "cuda")
-    cores = os.cpu_count() or 1
+    cores = runtime.cpu_cores()
     params = config.resolve("smoke", batch_size=2 * (cores + 1), num_processes=cores + 1)
     with pytest.raises(config.ParameterError, match=rf"num_processes {cores + 1} is more than the {cores} CPU cores"):
         distributed.check(params, "cpu")
@@ -59,12 +59,12 @@ def fitted(tmp_path_factory):
     """The same smoke fine-tune with one process and with two: (prepared, {1: (params, result), 2: ...})."""
     root = tmp_path_factory.mktemp("ddp")
     base = config.resolve("smoke", results_dir=str(root / "one"), num_epochs=EPOCHS)
-    prepared = prepare.prepare(base, progress=False)
+    prepared = prepare.prepare_dataset(base, progress=False)
     runs = {}
     for n in (1, 2):
         # each its own checkpoints, on the same prepared data
         params = config.resolve("smoke", results_dir=str(root / f"n{n}"), num_epochs=EPOCHS, num_processes=n)
-        runs[n] = params, train.fit(params, "vit", prepared, progress=False)
+        runs[n] = params, train.fit("vit", params, prepared, device="cpu", progress=False)
     return prepared, runs
 
 
@@ -91,7 +91,7 @@ def test_ddp_gathered_validation_is_the_whole_split_in_order(fitted):
     """The validation top-1 the processes gathered equals the best checkpoint scored here, in one process."""
     prepared, runs = fitted
     params, two = runs[2]
-    val = loader.CachedImages(prepared, "val", two.preprocess.eval())
+    val = loader.SourceImages(prepared, "val", two.preprocess.eval())
     logits = scoring.predict(two.model, val, batch_size=7, num_workers=0, device="cpu")
     best = two.history.set_index("epoch").loc[two.state["best_epoch"]]
     assert metrics.top1(val.labels, logits.argmax(1)) == pytest.approx(best["val_top1"])
@@ -100,7 +100,7 @@ def test_ddp_gathered_validation_is_the_whole_split_in_order(fitted):
 def test_ddp_predictions_hold_every_test_image_once(fitted):
     prepared, runs = fitted
     params, two = runs[2]
-    scoring.report(params, two, prepared)
+    train.write_results(two, params, prepared, "cpu")
     frame = pd.read_parquet(params.subdir("predictions") / "vit.parquet")
     test_ids = prepared.split("test")["image_id"].astype(str).tolist()
     assert len(frame) == len(test_ids) and sorted(frame["image_id"]) == sorted(test_ids)
@@ -111,18 +111,19 @@ def test_ddp_interrupted_run_resumes(fitted):
     """Two processes stopped by max_steps mid-epoch, then rerun: they finish the run the uninterrupted one did."""
     prepared, runs = fitted
     params, whole = runs[2]
-    ckpt = models.checkpoint_dir(params, "vit")
+    ckpt = models.checkpoint_dir("vit", params)
     import shutil
 
     shutil.rmtree(ckpt)
     steps_per_epoch = train.make_plan(params, "finetune", len(prepared.split("train"))).steps_per_epoch
     stop_at = steps_per_epoch + steps_per_epoch // 2
-    part = train.fit(config.resolve("smoke", results_dir=params.results_dir, num_epochs=EPOCHS, num_processes=2,
-                                    max_steps=stop_at), "vit", prepared, progress=False)
+    stopping = config.resolve("smoke", results_dir=params.results_dir, num_epochs=EPOCHS, num_processes=2,
+                              max_steps=stop_at)
+    part = train.fit("vit", stopping, prepared, device="cpu", progress=False)
     assert not part.finished and part.state["global_step"] == stop_at
     saved = json.loads((artifacts.settled(ckpt / "last") / "state.json").read_text())
     assert saved["step_in_epoch"] == steps_per_epoch // 2
-    resumed = train.fit(params, "vit", prepared, progress=False)
+    resumed = train.fit("vit", params, prepared, device="cpu", progress=False)
     assert resumed.finished and resumed.state["global_step"] == whole.state["global_step"]
     # the same data, order and schedule after the resume; gloo's sums on one machine repeat, so the same run
     np.testing.assert_allclose(resumed.history["val_top1"], whole.history["val_top1"], atol=0.05)

@@ -10,7 +10,8 @@ import uuid
 import nbformat
 import pytest
 
-from foodlib import config, record, runtime
+from foodlib import config, runtime
+from foodlib.run import record
 
 ROOT = config.project_root()
 CLUTTER = ("\x1b[", "LOAD REPORT", "IProgress", "Writing model shards", "PosixPath(")

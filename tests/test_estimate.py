@@ -1,7 +1,8 @@
 """The CPU wall-time estimate printed before a full-scale run on CPU."""
 from dataclasses import replace
 
-from foodlib import config, estimate
+from foodlib import config
+from foodlib.run import estimate
 
 
 def test_no_estimate_for_gpu_or_tiny_models():

@@ -1,4 +1,5 @@
-"""The eval cache: the same uint8 images as decoding each time, in the same order, rebuilt when stale."""
+"""The eval cache: the same uint8 images as decoding the source files each time, in the same order, rebuilt
+when stale."""
 import os
 import pickle
 
@@ -6,26 +7,26 @@ import numpy as np
 import pytest
 import torch
 
-from foodlib import scoring
+from foodlib.train import scoring
 from foodlib.data import evalcache, loader, prepare
 from foodlib.models.preprocess import Preprocess
 
-VIT_LIKE = Preprocess(48, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # bilinear, crop 0.875
-CLIP_LIKE = Preprocess(40, (0.48, 0.46, 0.41), (0.27, 0.26, 0.28), "bicubic", 1.0)
+VIT_LIKE = Preprocess(48, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # a ViT processor: bilinear, straight to 48x48
+CLIP_LIKE = Preprocess(40, (0.48, 0.46, 0.41), (0.27, 0.26, 0.28), "bicubic", "short_side", 1.0, "pil")  # clip.load's
 
 
 @pytest.fixture
 def prepared(smoke_params):
-    return prepare.prepare(smoke_params, progress=False)
+    return prepare.prepare_dataset(smoke_params, progress=False)
 
 
 def _direct(prepared, split, pre):
-    """What the eval cache stands in for: decode each prepared JPEG and crop it, every pass."""
-    images = loader.CachedImages(prepared, split, pre.eval_uint8())
+    """What the eval cache stands in for: decode each source file and resize and crop it, every pass."""
+    images = loader.SourceImages(prepared, split, pre.eval_uint8())
     return torch.stack([images[i][0] for i in range(len(images))]), images.labels, images.image_ids
 
 
-@pytest.mark.parametrize("pre", [VIT_LIKE, CLIP_LIKE], ids=["bilinear-0.875", "bicubic-1.0"])
+@pytest.mark.parametrize("pre", [VIT_LIKE, CLIP_LIKE], ids=["square-bilinear", "short-side-bicubic-pil"])
 def test_cached_images_are_bit_identical_to_decoding_in_order(prepared, pre):
     for split in ("val", "test"):
         cached = evalcache.eval_images(prepared, split, pre, num_workers=0, progress=False)
@@ -46,8 +47,8 @@ def test_reused_then_rebuilt_when_a_file_or_the_preprocessing_changes(prepared):
     other = evalcache.eval_images(prepared, "test", Preprocess(32, VIT_LIKE.mean, VIT_LIKE.std), num_workers=0,
                                   progress=False)
     assert other.path != first.path and other[0][0].shape == (3, 32, 32)
-    # A prepared image replaced (a re-prepared cache, say): the stale array is rebuilt with the new pixels.
-    victim = prepared.path(prepared.split("test")["path"][5])
+    # A source image replaced (a new copy of the data, say): the stale array is rebuilt with the new pixels.
+    victim = prepared.eval_paths("test")[5]
     from PIL import Image
 
     Image.new("RGB", (60, 50), (255, 0, 0)).save(victim, quality=95)
@@ -59,7 +60,7 @@ def test_reused_then_rebuilt_when_a_file_or_the_preprocessing_changes(prepared):
 
 def test_off_decodes_each_time_and_workers_read_the_same(prepared):
     off = evalcache.eval_images(prepared, "val", VIT_LIKE, use_cache=False)
-    assert isinstance(off, loader.CachedImages)
+    assert isinstance(off, loader.SourceImages)
     cached = evalcache.eval_images(prepared, "val", VIT_LIKE, num_workers=0, progress=False)
     cached.array()  # opened in this process: a pickled copy (what a worker gets) must not carry the data
     assert len(pickle.dumps(cached)) < 100_000 < cached.path.stat().st_size
@@ -112,7 +113,7 @@ class _Logits(torch.nn.Module):
 
 def test_scoring_uint8_batches_normalised_on_the_device_equals_the_float_path(prepared):
     model = _Logits()
-    per_image = loader.CachedImages(prepared, "test", VIT_LIKE.eval())  # normalised float per image
+    per_image = loader.SourceImages(prepared, "test", VIT_LIKE.eval())  # normalised float per image
     cached = evalcache.eval_images(prepared, "test", VIT_LIKE, num_workers=0, progress=False)
     kw = dict(batch_size=16, num_workers=0, device="cpu")
     a = scoring.predict(model, per_image, **kw)

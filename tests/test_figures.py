@@ -13,7 +13,9 @@ import torch
 from matplotlib import cbook
 from PIL import Image
 
-from foodlib import artifacts, attention_plots, compare, compare_plots, config
+import pandas as pd
+
+from foodlib import attention, compare, config, figures
 
 ROOT = config.project_root()
 PERCEPTUAL = {"viridis", "inferno", "magma", "plasma", "cividis"}
@@ -34,7 +36,7 @@ def _curves(models: dict[str, list[str]], steps: int = 5) -> dict[str, torch.Ten
 def test_deletion_plot_has_one_panel_per_model_with_distinct_colours_and_a_title():
     methods = {"vit": ["cls", "rollout", "relevancy"], "swin": ["rollout", "gradcam", "last_stage"],
                "clip": ["cls", "rollout", "relevancy"]}
-    fig = attention_plots.deletion_plot(_curves(methods))
+    fig = attention.plots.deletion_plot(_curves(methods))
     assert [ax.get_title() for ax in fig.axes] == list(methods)
     assert "lower area = more faithful" in fig.get_suptitle()
     first = fig.axes[0]
@@ -50,8 +52,9 @@ def test_deletion_plot_has_one_panel_per_model_with_distinct_colours_and_a_title
 
 def test_pairwise_figure_shows_the_holm_adjusted_p_and_says_so():
     p_holm = np.array([0.03, 0.04, 0.04])  # of unadjusted 0.01, 0.02, 0.04
-    fig = compare_plots.pairwise_figure(["a - b", "a - c", "b - c"], np.array([0.1, 0.05, -0.02]),
-                                        np.array([0.05, 0.0, -0.06]), np.array([0.15, 0.1, 0.02]), p_holm)
+    pairwise = pd.DataFrame({"model_a": ["a", "a", "b"], "model_b": ["b", "c", "c"], "diff": [0.1, 0.05, -0.02],
+                             "diff_ci_low": [0.05, 0.0, -0.06], "diff_ci_high": [0.15, 0.1, 0.02], "p_holm": p_holm})
+    fig = compare.plots.pairwise_figure(pairwise)
     notes = [t.get_text() for t in fig.axes[0].texts]
     assert notes == [f"Holm-adjusted p={p:.2g}" for p in p_holm]
     assert "Holm-adjusted p" in fig.axes[0].get_title()
@@ -65,8 +68,8 @@ def test_overlays_use_a_perceptual_colour_map_with_one_labelled_colour_bar():
     img = np.random.default_rng(0).random((32, 32, 3))
     rows = [{"image": img, "label": 0, "maps": {"a": torch.rand(4, 4), "b": torch.rand(2, 2)},
              "pred": {"a": 0, "b": 1}, "conf": {"a": 0.9, "b": 0.4}, "method": {"a": "rollout", "b": "gradcam"}}] * 2
-    figs = [attention_plots.gallery(rows, ["a", "b"], ["x", "y"], "t"),
-            attention_plots.head_grid({"a": img, "b": img}, {"a": torch.rand(3, 4, 4), "b": torch.rand(1, 2, 2)})]
+    figs = [attention.plots.gallery(rows, ["a", "b"], ["x", "y"], "t"),
+            attention.plots.head_grid({"a": img, "b": img}, {"a": torch.rand(3, 4, 4), "b": torch.rand(1, 2, 2)})]
     for fig in figs:
         assert _used_cmaps(fig) and _used_cmaps(fig) <= PERCEPTUAL
         bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
@@ -82,7 +85,7 @@ def test_no_figure_module_or_notebook_names_a_rainbow_colour_map():
 
 def test_an_empty_disagreement_set_draws_one_text_panel():
     text = f"no test image where {compare.describe_set('swin_only')}"
-    fig = attention_plots.gallery([], ["vit", "swin", "clip"], ["x"], "swin_only (0 images)", empty=text)
+    fig = attention.plots.gallery([], ["vit", "swin", "clip"], ["x"], "swin_only (0 images)", empty=text)
     assert len(fig.axes) == 1 and not fig.axes[0].axison
     assert [t.get_text() for t in fig.axes[0].texts] == ["no test image where swin is right and vit and clip are wrong"]
 
@@ -113,10 +116,10 @@ def _photo_grid(rows: int = 12, cols: int = 4, thumbnail: int = 96):
 
 def test_a_sample_grid_of_photos_is_saved_within_the_size_budget(smoke_params):
     path = smoke_params.subdir("figures") / "grid.png"
-    artifacts.save_figure(_photo_grid(), path, smoke_params)
+    figures.save_figure(_photo_grid(), "grid", smoke_params)
     meta = json.loads(path.with_name("grid.png.meta.json").read_text())
-    assert path.stat().st_size <= artifacts.MAX_FIGURE_BYTES
-    assert meta["dpi"] >= artifacts.MIN_FIGURE_DPI and meta["png_bytes"] == path.stat().st_size
+    assert path.stat().st_size <= figures.MAX_FIGURE_BYTES
+    assert meta["dpi"] >= figures.MIN_FIGURE_DPI and meta["png_bytes"] == path.stat().st_size
 
 
 def test_png_compaction_is_lossless():
@@ -126,7 +129,7 @@ def test_png_compaction_is_lossless():
     buf = io.BytesIO()
     fig.savefig(buf, dpi=100, bbox_inches="tight", format="png")
     reference = np.asarray(Image.open(buf).convert("RGB"))
-    compact = np.asarray(Image.open(io.BytesIO(artifacts.png_bytes(fig, 100))).convert("RGB"))
+    compact = np.asarray(Image.open(io.BytesIO(figures.png_bytes(fig, 100))).convert("RGB"))
     np.testing.assert_array_equal(compact, reference)
 
 
@@ -140,7 +143,7 @@ def _committed(suffix: str) -> list:
 def test_no_committed_png_is_over_the_size_budget():
     """Every PNG git tracks under record/ (figures of a kept example run) is at most MAX_FIGURE_BYTES."""
     too_big = {str(p.relative_to(ROOT)): p.stat().st_size for p in _committed(".png")
-               if p.stat().st_size > artifacts.MAX_FIGURE_BYTES}
+               if p.stat().st_size > figures.MAX_FIGURE_BYTES}
     assert too_big == {}
 
 
@@ -155,7 +158,7 @@ def test_no_committed_notebook_embeds_a_png_over_the_size_budget():
         for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
             for out in cell.get("outputs", []):
                 size = len(base64.b64decode(out.get("data", {}).get("image/png", "")))
-                if size > artifacts.MAX_FIGURE_BYTES:
+                if size > figures.MAX_FIGURE_BYTES:
                     too_big[f"{path.relative_to(ROOT)} cell {i}"] = size
     assert too_big == {}
 
@@ -164,16 +167,16 @@ def test_a_figure_of_many_photos_falls_back_to_256_colours_within_the_budget(smo
     """Too many photo panels for a lossless PNG even at MIN_FIGURE_DPI: a 256-colour palette that fits."""
     path = smoke_params.subdir("figures") / "many.png"
     fig = _photo_grid(rows=12, cols=4, thumbnail=150)
-    assert len(artifacts.png_bytes(fig, artifacts.MIN_FIGURE_DPI)) > 200_000  # lossless cannot fit
-    artifacts.save_figure(fig, path, smoke_params, max_bytes=200_000)
+    assert len(figures.png_bytes(fig, figures.MIN_FIGURE_DPI)) > 200_000  # lossless cannot fit
+    figures.save_figure(fig, "many", smoke_params, max_bytes=200_000)
     meta = json.loads(path.with_name("many.png.meta.json").read_text())
     assert meta["colours_reduced"] is True and meta["png_bytes"] == path.stat().st_size <= 200_000
-    assert Image.open(path).mode == "P" and meta["dpi"] > artifacts.MIN_FIGURE_DPI  # the palette fits above the floor
+    assert Image.open(path).mode == "P" and meta["dpi"] > figures.MIN_FIGURE_DPI  # the palette fits above the floor
 
 
 def test_heads_beyond_twelve_wrap_onto_a_second_row():
     img = np.zeros((8, 8, 3))
-    fig = attention_plots.head_grid({"vit": img, "swin": img},
+    fig = attention.plots.head_grid({"vit": img, "swin": img},
                                     {"vit": torch.rand(12, 4, 4), "swin": torch.rand(24, 2, 2)})
     grid = np.array([ax for ax in fig.axes if ax.get_label() != "<colorbar>"]).reshape(3, 14)
     titles = [[ax.get_title() for ax in row] for row in grid]

@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from foodlib import artifacts, models, scoring
+from foodlib import artifacts, models
+from foodlib.train import scoring
 from foodlib.data import prepare
 
 METRIC_KEYS = [
@@ -23,12 +24,12 @@ def test_finetune_notebook_writes_the_contract(smoke_ok, name):
     prepared = prepare.load_prepared(smoke_ok)
     test = prepared.split("test")
     for artifact in (name, f"{name}_linear"):
-        preds = artifacts.read_predictions(smoke_ok, artifact)
+        preds = artifacts.read_predictions(artifact, smoke_ok)
         assert len(preds) == len(test) and set(preds["image_id"]) == set(test["image_id"])
         truth = dict(zip(test["image_id"], test["label"]))
         assert (preds["label"] == preds["image_id"].map(truth)).all()
         assert preds["probs"].map(len).eq(len(prepared.classes)).all()
-        metrics = artifacts.read_metrics(smoke_ok, artifact)
+        metrics = artifacts.read_metrics(artifact, smoke_ok)
         assert not [k for k in METRIC_KEYS if k not in metrics]
         assert metrics["peak_gpu_mem_gb"] is None and metrics["params"]["profile"] == "smoke"
         assert metrics["top1"] == pytest.approx((preds["pred"] == preds["label"]).mean())
@@ -36,13 +37,13 @@ def test_finetune_notebook_writes_the_contract(smoke_ok, name):
         history = pd.read_csv(smoke_ok.subdir("tables") / f"{artifact}_history.csv")
         assert len(history) == metrics["epochs_run"] and history["val_top1"].between(0, 1).all()
         assert (smoke_ok.run_dir / "tensorboard" / artifact).is_dir()
-    assert artifacts.read_metrics(smoke_ok, f"{name}_linear")["num_trainable_parameters"] < \
-        artifacts.read_metrics(smoke_ok, name)["num_trainable_parameters"]
+    assert artifacts.read_metrics(f"{name}_linear", smoke_ok)["num_trainable_parameters"] < \
+        artifacts.read_metrics(name, smoke_ok)["num_trainable_parameters"]
 
 
 @pytest.mark.parametrize("name", ["vit", "swin"])
 def test_finetuned_smoke_models_are_far_above_chance(smoke_ok, name):
-    metrics = artifacts.read_metrics(smoke_ok, name)
+    metrics = artifacts.read_metrics(name, smoke_ok)
     assert metrics["top1"] >= MIN_TOP1, f"{name}: top-1 {metrics['top1']:.3f} (chance 0.10)"
 
 
@@ -50,11 +51,11 @@ def test_finetuned_smoke_models_are_far_above_chance(smoke_ok, name):
 def test_saved_checkpoint_reproduces_the_saved_predictions(smoke_ok, name):
     """What notebooks 06 and 07 load (models.load_finetuned) is the model that made the predictions."""
     prepared = prepare.load_prepared(smoke_ok)
-    model, pre = models.load_finetuned(smoke_ok, name, prepared.classes)
+    model, pre = models.load_finetuned(name, smoke_ok, prepared.classes)
     from foodlib.data import loader
 
-    test = loader.CachedImages(prepared, "test", pre.eval())
+    test = loader.SourceImages(prepared, "test", pre.eval())
     logits = scoring.predict(model, test, batch_size=64, num_workers=0, device="cpu")
-    preds = artifacts.read_predictions(smoke_ok, name).set_index("image_id").loc[test.image_ids]
+    preds = artifacts.read_predictions(name, smoke_ok).set_index("image_id").loc[test.image_ids]
     assert logits.argmax(1).tolist() == preds["pred"].tolist()
     np.testing.assert_allclose(scoring.softmax(logits), np.stack(preds["probs"]), atol=1e-5)

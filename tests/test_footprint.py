@@ -6,7 +6,8 @@ import sys
 import nbformat
 import pytest
 
-from foodlib import config, footprint, runner, runtime
+from foodlib import config, runtime
+from foodlib.run import footprint, runner
 
 MIB = 2**20
 

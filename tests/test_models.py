@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from foodlib import artifacts, config, models, registry, train
-from foodlib.models import hf, tinyclip
+from foodlib.models import archs, hf, tinyclip
 
 # What each registered model's smoke stand-in must look like: its token grid at the first and last stage.
 # A model added to the registry needs an entry here (and so a test).
@@ -23,7 +23,8 @@ def test_every_registered_model_has_a_test():
 
 
 def test_every_list_of_models_derives_from_the_registry():
-    from foodlib import compare, report
+    from foodlib import compare
+    from foodlib.run import report
 
     assert models.available() == ["vit", "swin", "clip"]
     assert models.artifact_names() == ["vit", "swin", "clip", "vit_linear", "swin_linear"]
@@ -42,10 +43,10 @@ def test_every_list_of_models_derives_from_the_registry():
 
 def test_a_missing_prediction_file_names_its_notebook(smoke_params):
     with pytest.raises(artifacts.MissingArtifactError, match="03_swin_finetune"):
-        artifacts.read_predictions(smoke_params, "swin_linear")
+        artifacts.read_predictions("swin_linear", smoke_params)
     with pytest.raises(artifacts.MissingArtifactError, match="04_clip_zero_shot"):
-        artifacts.read_metrics(smoke_params, "clip")
-    assert artifacts.read_metrics(smoke_params, "clip", missing_ok=True) == {}
+        artifacts.read_metrics("clip", smoke_params)
+    assert artifacts.read_metrics("clip", smoke_params, missing_ok=True) == {}
 
 
 @pytest.fixture(scope="module")
@@ -82,30 +83,32 @@ def test_load_gives_the_model_with_its_own_preprocess(name, smoke_params, clip_p
 @pytest.mark.parametrize("name", registry.trainable())
 def test_load_builds_tiny_model_with_head_from_classes(name, smoke_params):
     model, pre = models.load(name, smoke_params, CLASSES)
-    folder = hf.local_dir(smoke_params, name)
+    folder = hf.local_dir(name, smoke_params)
     for f in ("config.json", "model.safetensors", "preprocessor_config.json", "tiny.json"):
         assert (folder / f).exists(), f"{f} missing from {folder}"
     assert model.config.id2label == dict(enumerate(CLASSES))
     assert model.config.label2id == {c: i for i, c in enumerate(CLASSES)}
     assert pre.image_size == model.config.image_size
-    family = models.spec(name).family
-    assert (pre.mean, pre.std) == (family.tiny_mean, family.tiny_std)  # read back from the saved processor config
+    published = archs.PROCESSORS[name]  # the published checkpoint's processor, at the tiny input size
+    assert (list(pre.mean), list(pre.std)) == (published["image_mean"], published["image_std"])
+    assert (pre.resize, pre.interpolation) == ("square", {2: "bilinear", 3: "bicubic"}[published["resample"]])
 
 
 @pytest.mark.parametrize("name", registry.trainable())
 def test_tiny_model_is_built_once_and_reused(name, smoke_params):
-    models.source(smoke_params, name)
-    weights = hf.local_dir(smoke_params, name) / "model.safetensors"
+    models.source(name, smoke_params)
+    weights = hf.local_dir(name, smoke_params) / "model.safetensors"
     before = weights.stat().st_mtime_ns
-    models.source(smoke_params, name)
+    models.source(name, smoke_params)
     assert weights.stat().st_mtime_ns == before
 
 
 @pytest.mark.parametrize("name", registry.trainable())
 def test_load_base_is_the_backbone_without_a_new_head(name, smoke_params):
-    base = models.load_base(smoke_params, name)
+    base, pre = models.load_base(name, smoke_params)
     assert not hasattr(base, "classifier")
     size = base.config.image_size
+    assert pre.image_size == size  # its preprocessing travels with it, as from every loader
     with torch.no_grad():
         hidden = base(pixel_values=torch.zeros(1, 3, size, size)).last_hidden_state
     tokens = TESTED[name]["last_grid"] ** 2 + (1 if name == "vit" else 0)  # ViT adds a CLS token
@@ -121,8 +124,8 @@ def test_new_head_depends_on_the_seed_only(smoke_params):
 
 
 def test_swin_replaces_the_imagenet_head(smoke_params):
-    models.source(smoke_params, "swin")
-    assert len(json.loads((hf.local_dir(smoke_params, "swin") / "config.json").read_text())["id2label"]) == 1000
+    models.source("swin", smoke_params)
+    assert len(json.loads((hf.local_dir("swin", smoke_params) / "config.json").read_text())["id2label"]) == 1000
     model, _ = models.load("swin", smoke_params, CLASSES)
     assert model.classifier.out_features == len(CLASSES)
 
@@ -135,9 +138,9 @@ def test_attn_implementation_reaches_the_model(smoke_params):
 @pytest.mark.parametrize("name,notebook", [("vit", "02_vit_finetune"), ("swin", "03_swin_finetune")])
 def test_missing_checkpoint_names_the_notebook(name, notebook, smoke_params):
     with pytest.raises(artifacts.MissingArtifactError, match=notebook):
-        models.load_finetuned(smoke_params, name, CLASSES)
+        models.load_finetuned(name, smoke_params, CLASSES)
     with pytest.raises(artifacts.MissingArtifactError, match=notebook):
-        models.load_finetuned(smoke_params, name, CLASSES, variant="linear")
+        models.load_finetuned(name, smoke_params, CLASSES, variant="linear")
     with pytest.raises(artifacts.MissingArtifactError, match=notebook):
         models.load_final(name, smoke_params, CLASSES)
 
@@ -170,7 +173,7 @@ def _published(params, folder, classes, order, rename=None):
     reordered.load_state_dict({k: (v[order] if k.startswith("classifier.") else v)
                                for k, v in model.state_dict().items()})
     reordered.save_pretrained(folder)
-    AutoImageProcessor.from_pretrained(models.source(params, "vit")).save_pretrained(folder)
+    AutoImageProcessor.from_pretrained(models.source("vit", params)).save_pretrained(folder)
     return model, pre
 
 
@@ -205,17 +208,17 @@ def test_fit_evaluates_a_published_finetune_instead_of_training(tmp_path):
 
     base = config.resolve("smoke", results_dir=str(tmp_path / "results"), synthetic_train_per_class=4,
                           synthetic_test_per_class=2)
-    prepared = prepare.prepare(base, progress=False)
+    prepared = prepare.prepare_dataset(base, progress=False)
     classes = list(prepared.classes)
     original, _ = _published(base, tmp_path / "ckpt", classes, list(range(len(classes)))[::-1])
     params = config.resolve("smoke", results_dir=base.results_dir, synthetic_train_per_class=4,
                             synthetic_test_per_class=2, vit_finetuned=str(tmp_path / "ckpt"))
-    assert train.fit(params, "vit", prepared, variant="linear", progress=False) is None  # the probe is skipped
-    result = train.fit(params, "vit", prepared, progress=False)
+    assert train.fit("vit", params, prepared, variant="linear", device="cpu", progress=False) is None  # the probe is skipped
+    result = train.fit("vit", params, prepared, device="cpu", progress=False)
     assert result.history.empty and result.summary()["published_checkpoint"] == str(tmp_path / "ckpt")
     assert result.summary()["train_wall_time_s"] is None
     # saved where notebooks 06 and 07 look for the fine-tune, in the dataset's class order
-    kept, pre = models.load_finetuned(params, "vit", classes)
+    kept, pre = models.load_finetuned("vit", params, classes)
     x = torch.randn(2, 3, pre.image_size, pre.image_size)
     with torch.no_grad():
         torch.testing.assert_close(kept(pixel_values=x).logits, original(pixel_values=x).logits)

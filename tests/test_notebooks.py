@@ -4,7 +4,8 @@ import json
 import nbformat
 import pytest
 
-from foodlib import config, runner
+from foodlib import config
+from foodlib.run import runner
 
 ROOT = config.project_root()
 
@@ -74,7 +75,7 @@ def test_parse_value_like_papermill():
 
 
 def test_report_has_every_section_and_only_existing_links(smoke_ok):
-    from foodlib import report
+    from foodlib.run import report
 
     path = smoke_ok.run_dir / "REPORT.md"
     text = path.read_text()
@@ -91,7 +92,7 @@ def test_report_has_every_section_and_only_existing_links(smoke_ok):
 
 
 def test_report_flags_missing_figure(tmp_path, smoke_params):
-    from foodlib import report
+    from foodlib.run import report
 
     (smoke_params.subdir("figures")).mkdir(parents=True)
     (smoke_params.subdir("figures") / "data_samples.png").write_bytes(b"png")

@@ -2,7 +2,19 @@ import numpy as np
 import pytest
 import torch
 
-from foodlib import posembed, posembed_plots
+from foodlib import posembed
+
+
+def sinusoid_2d(grid: tuple[int, int], dim: int, temperature: float = 10000.0) -> torch.Tensor:
+    """(H*W, dim) fixed 2-D sin-cos embeddings (MAE / MoCo v3 style): half the channels encode y, half x.
+
+    A position embedding whose similarity is known to fall with distance: the reference the analysis is
+    checked against."""
+    h, w = grid
+    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    omega = 1.0 / temperature ** (torch.arange(dim // 4, dtype=torch.float32) / (dim // 4))
+    oy, ox = y.reshape(-1, 1) * omega, x.reshape(-1, 1) * omega
+    return torch.cat([oy.sin(), oy.cos(), ox.sin(), ox.cos()], dim=1)
 
 
 def test_similarity_symmetric_unit_diagonal_and_class_token_dropped():
@@ -20,7 +32,7 @@ def test_similarity_symmetric_unit_diagonal_and_class_token_dropped():
 
 def test_sinusoid_similarity_decays_with_distance():
     grid = (10, 10)
-    sim = posembed.cosine_similarity(posembed.sinusoid_2d(grid, 64, temperature=100.0))
+    sim = posembed.cosine_similarity(sinusoid_2d(grid, 64, temperature=100.0))
     along_row = sim[0, :6].numpy()  # position (0, 0) against (0, d), d = 0..5
     assert (np.diff(along_row) < 0).all()  # strictly falls with distance along an axis
     prof = posembed.distance_profile(sim, grid)
@@ -41,13 +53,13 @@ def test_row_column_table_on_embeddings_that_encode_only_rows():
 def test_mosaic_places_each_query_map_at_its_own_position():
     h, w = 3, 4
     query = torch.arange(h * w, dtype=torch.float32)[:, None].expand(h * w, h * w)  # sim[q, k] = q
-    canvas = posembed_plots.mosaic(query, (h, w))
+    canvas = posembed.plots.mosaic(query, (h, w))
     for i in range(h):
         for j in range(w):
             block = canvas[i * (h + 1):i * (h + 1) + h, j * (w + 1):j * (w + 1) + w]
             assert (block == i * w + j).all()
     keys = torch.arange(h * w, dtype=torch.float32)[None, :].expand(h * w, h * w)  # sim[q, k] = k
-    block = posembed_plots.mosaic(keys, (h, w))[0:h, 0:w]
+    block = posembed.plots.mosaic(keys, (h, w))[0:h, 0:w]
     assert block.tolist() == np.arange(h * w).reshape(h, w).tolist()  # keys laid out row-major, not transposed
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from foodlib import artifacts, config, models, posembed, swinmaps
+from foodlib import artifacts, attention, config, models, posembed
 from foodlib.data import prepare, synthetic
 
 ROOT = config.project_root()
@@ -53,7 +53,7 @@ def test_predictions_have_food101s_classes_in_the_datasets_order(rehearsal):
     assert prepared.classes == synthetic.FOOD101_CLASSES and len(prepared.classes) == 101
     test_ids = set(prepared.split("test")["image_id"])
     for name in models.artifact_names():
-        preds = artifacts.read_predictions(params, name)
+        preds = artifacts.read_predictions(name, params)
         assert set(preds["image_id"]) == test_ids
         assert preds["probs"].map(len).eq(101).all(), name
 
@@ -61,10 +61,10 @@ def test_predictions_have_food101s_classes_in_the_datasets_order(rehearsal):
 def test_real_grids_and_stages(rehearsal):
     params, _ = rehearsal
     classes = prepare.load_prepared(params).classes
-    vit, vit_pre = models.load_finetuned(params, "vit", classes)
+    vit, vit_pre = models.load_finetuned("vit", params, classes)
     assert vit_pre.image_size == 224 and posembed.vit_position_embeddings(vit)[1] == (14, 14)
-    swin, swin_pre = models.load_finetuned(params, "swin", classes)
-    stages = sorted({(g.stage, g.height, g.width) for g in swinmaps.block_geometry(swin.config)})
+    swin, swin_pre = models.load_finetuned("swin", params, classes)
+    stages = sorted({(g.stage, g.height, g.width) for g in attention.swin.block_geometry(swin.config)})
     assert swin_pre.image_size == 256 and stages == [(0, 64, 64), (1, 32, 32), (2, 16, 16), (3, 8, 8)]
     assert swin.config.window_size == 8
     clip_model, clip_pre = models.load("clip", params, classes)

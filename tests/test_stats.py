@@ -26,12 +26,23 @@ def _wilson_by_roots(k, n, z):
     return tuple(sorted(float(np.real(r)) for r in roots))
 
 
+def _wilson_closed_form(k, n, z):
+    """The textbook formula: (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)."""
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 @pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (10, 10), (88, 100), (22_220, 25_250)])
-def test_wilson_interval_matches_quadratic_roots(k, n):
+def test_wilson_interval_matches_quadratic_roots_and_the_closed_form(k, n):
     z = scipy_stats.norm.ppf(0.975)
     lo, hi = stats.wilson_interval(k, n)
     rlo, rhi = _wilson_by_roots(k, n, z)
     assert lo == pytest.approx(max(0.0, rlo), abs=1e-9) and hi == pytest.approx(min(1.0, rhi), abs=1e-9)
+    clo, chi = _wilson_closed_form(k, n, z)
+    assert lo == pytest.approx(clo, abs=1e-12) and hi == pytest.approx(chi, abs=1e-12)
     assert lo <= k / n <= hi
 
 

@@ -190,7 +190,7 @@ def test_swin_loads_with_sdpa_unless_eager_is_asked_for(smoke_params, tmp_path):
         assert (fused.eval()(pixel_values=x).logits - eager.eval()(pixel_values=x).logits).abs().max() < ATOL
     from foodlib.train import checkpoints  # a best checkpoint (what load_finetuned reads) loads the same way
 
-    checkpoints.save_best(tmp_path / "ckpt", fused, models.source(smoke_params, "swin"), smoke_params, epoch=1)
+    checkpoints.save_best(tmp_path / "ckpt", fused, models.source("swin", smoke_params), smoke_params, epoch=1)
     assert swin_sdpa.is_installed(hf.load_checkpoint(tmp_path / "ckpt", CLASSES)[0])
     assert not swin_sdpa.is_installed(hf.load_checkpoint(tmp_path / "ckpt", CLASSES, attn_implementation="eager")[0])
     vit, _ = models.load("vit", smoke_params, CLASSES)
@@ -198,7 +198,7 @@ def test_swin_loads_with_sdpa_unless_eager_is_asked_for(smoke_params, tmp_path):
 
 
 def test_notebook_06_explainers_load_eager_attention(smoke_params, monkeypatch):
-    from foodlib import explain, models
+    from foodlib import attention, models
 
     asked = []
 
@@ -208,5 +208,5 @@ def test_notebook_06_explainers_load_eager_attention(smoke_params, monkeypatch):
 
     monkeypatch.setattr(models, "load_final", load_final)
     with pytest.raises(LookupError):
-        explain.load_explainers(smoke_params, CLASSES)
+        attention.load_explainers(smoke_params, CLASSES)
     assert asked == ["eager"]

@@ -122,7 +122,7 @@ def test_photo_fault_corpus_is_handled_exactly(tmp_path):
     params = config.resolve("smoke", results_dir=str(tmp_path / "results"), synthetic_style="photo",
                             synthetic_classes=6, synthetic_train_per_class=2, synthetic_test_per_class=1,
                             synthetic_image_size=200)
-    prepared = prepare.prepare(params, progress=False)
+    prepared = prepare.prepare_dataset(params, progress=False)
     faults = json.loads((params.data_root / "food-101" / "meta" / "faults.json").read_text())
     assert set(prepared.excluded()["image_id"]) == {i for i, f in faults.items() if f["expected"] == "excluded"}
     assert set(prepared.converted()["image_id"]) == {i for i, f in faults.items() if f["expected"] == "converted"}

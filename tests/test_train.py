@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from foodlib import config, models, scoring, train
+from foodlib import config, models, train
 from foodlib.data import loader, prepare
+from foodlib.train import scoring
 
 
 def test_lr_warms_up_then_decays_linearly_to_zero():
@@ -32,7 +33,7 @@ def test_epoch_order_resumed_mid_epoch_is_the_tail_of_the_full_order():
 @pytest.fixture(scope="module")
 def prepared_smoke(tmp_path_factory):
     params = config.resolve("smoke", results_dir=str(tmp_path_factory.mktemp("train") / "results"))
-    return params, prepare.prepare(params, progress=False)
+    return params, prepare.prepare_dataset(params, progress=False)
 
 
 def test_augmentation_depends_on_seed_epoch_and_index_only(prepared_smoke):
@@ -50,13 +51,13 @@ def test_augmentation_depends_on_seed_epoch_and_index_only(prepared_smoke):
 def test_the_augment_parameter_decides_trivial_augment(prepared_smoke, augment):
     """`augment` turns TrivialAugment on or off for the fine-tune; the linear probe never augments."""
     from foodlib.data.transforms import TrivialAugmentPil
-    from foodlib.train import loop
+    from foodlib.train import session
 
     base, prepared = prepared_smoke
     params = config.resolve("smoke", results_dir=base.results_dir, augment=augment)
     assert train.make_plan(params, "finetune", 10).augment is augment
     assert train.make_plan(params, "linear", 10).augment is False
-    steps = loop.session(params, "vit", prepared, "finetune").train_set.images.transform.steps
+    steps = session.open_session("vit", params, prepared, "finetune", "cpu").train_set.images.transform.steps
     assert any(isinstance(s, TrivialAugmentPil) for s in steps) is augment
     assert len(steps) == 1 + augment  # RandomResizedCrop + flip, then TrivialAugment when asked
 
@@ -67,31 +68,31 @@ def test_interrupted_run_resumes_to_the_same_predictions(prepared_smoke):
     base, prepared = prepared_smoke
     params = config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, augment=True)
     steps_per_epoch = train.make_plan(params, "finetune", len(prepared.split("train"))).steps_per_epoch
-    ckpt = models.checkpoint_dir(params, "vit")
+    ckpt = models.checkpoint_dir("vit", params)
 
-    whole = train.fit(params, "vit", prepared, progress=False)
+    whole = train.fit("vit", params, prepared, device="cpu", progress=False)
     assert whole.finished and len(whole.history) == 3
-    expected, _ = scoring.test_predictions(params, whole, prepared)
+    expected, _ = scoring.test_predictions(whole, params, prepared, "cpu")
 
     import shutil
 
     shutil.rmtree(ckpt)
     stop_at = steps_per_epoch + steps_per_epoch // 2  # in the middle of the second epoch
-    part = train.fit(config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, augment=True, max_steps=stop_at),
-                     "vit", prepared, progress=False)
+    stopping = config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, augment=True, max_steps=stop_at)
+    part = train.fit("vit", stopping, prepared, device="cpu", progress=False)
     assert not part.finished and part.state["stop_reason"] == "max_steps"
     saved = json.loads((ckpt / "last" / "state.json").read_text())
     assert saved["global_step"] == stop_at and saved["step_in_epoch"] == steps_per_epoch // 2
     assert (ckpt / "last" / "optimizer.safetensors").exists() and (ckpt / "best" / "model.safetensors").exists()
 
-    resumed = train.fit(params, "vit", prepared, progress=False)
+    resumed = train.fit("vit", params, prepared, device="cpu", progress=False)
     assert resumed.finished and resumed.state["global_step"] == whole.state["global_step"]
-    got, _ = scoring.test_predictions(params, resumed, prepared)
+    got, _ = scoring.test_predictions(resumed, params, prepared, "cpu")
     assert got["pred"].tolist() == expected["pred"].tolist()
     np.testing.assert_allclose(np.stack(got["probs"]), np.stack(expected["probs"]), atol=1e-6)
     assert resumed.history["val_top1"].tolist() == whole.history["val_top1"].tolist()
 
-    again = train.fit(params, "vit", prepared, progress=False)  # finished with these settings: reused, not retrained
+    again = train.fit("vit", params, prepared, device="cpu", progress=False)  # finished with these settings: reused, not retrained
     assert again.state["global_step"] == whole.state["global_step"]
     assert not (ckpt / "last" / "model.safetensors").exists()  # a finished run keeps only best/ weights
 
@@ -100,7 +101,7 @@ def test_linear_probe_trains_only_the_head(prepared_smoke):
     base, prepared = prepared_smoke
     params = config.resolve("smoke", results_dir=base.results_dir, linear_probe_epochs=1)
     before, _ = models.load("swin", params, prepared.classes)
-    probe = train.fit(params, "swin", prepared, variant="linear", progress=False)
+    probe = train.fit("swin", params, prepared, variant="linear", device="cpu", progress=False)
     n_all, n_trainable = models.count_parameters(probe.model)
     assert n_trainable == probe.model.classifier.weight.numel() + probe.model.classifier.bias.numel() < n_all
     old = dict(before.named_parameters())

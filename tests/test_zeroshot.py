@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from foodlib import artifacts, config, models, zeroshot
-from foodlib.models import clipmodels, tinyclip
+from foodlib.models import common, tinyclip
 from foodlib.data.prepare import load_prepared
 
 # The trained tiny CLIP must score at least this on the synthetic test split (10 classes: chance is 10%).
@@ -56,10 +56,10 @@ def test_tensor_transform_matches_clip_preprocess():
     rng = np.random.default_rng(0)
     array = rng.integers(0, 256, size=(90, 120, 3), dtype=np.uint8)
     reference = clip.clip._transform(64)(Image.fromarray(array))  # PIL path of clip.load's preprocess
-    ours = clipmodels.tiny_preprocess(64).eval()(torch.from_numpy(array).permute(2, 0, 1))
+    ours = tinyclip.tiny_preprocess(64).eval()(torch.from_numpy(array).permute(2, 0, 1))
     assert ours.shape == reference.shape == (3, 64, 64)
     diff = (ours - reference).abs()
-    one_level = 1 / 255 / min(clipmodels.CLIP_STD)  # one uint8 step after normalisation
+    one_level = 1 / 255 / min(common.CLIP_STD)  # one uint8 step after normalisation
     assert diff.max() <= 2.5 * one_level and diff.mean() < 0.5 * one_level
 
 
@@ -161,14 +161,14 @@ def test_notebook_04_writes_the_contract(smoke_ok):
     p = smoke_ok
     prepared = load_prepared(p)
     n_test, n_classes = len(prepared.split("test")), len(prepared.classes)
-    preds = artifacts.read_predictions(p, "clip")
+    preds = artifacts.read_predictions("clip", p)
     assert list(preds.columns) == list(artifacts.PREDICTION_COLUMNS) and len(preds) == n_test
     assert set(preds["image_id"]) == set(prepared.split("test")["image_id"])
     probs = np.stack(preds["probs"].to_numpy())
     assert probs.shape == (n_test, n_classes) and np.allclose(probs.sum(1), 1, atol=1e-4)
     assert (probs.argmax(1) == preds["pred"]).all() and (preds["top5"].map(lambda r: r[0]) == preds["pred"]).all()
 
-    m = artifacts.read_metrics(p, "clip")
+    m = artifacts.read_metrics("clip", p)
     for key in ("top1", "top5", "mean_per_class_recall", "macro_f1", "n", "eval_images_per_s", "num_parameters"):
         assert key in m, key
     assert m["clip_model"] == "tiny" and m["prompt_set"] == p.clip_prompt_set and m["n"] == n_test

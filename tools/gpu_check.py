@@ -15,7 +15,8 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from foodlib import cli, config, runner  # noqa: E402
+from foodlib import config  # noqa: E402
+from foodlib.run import cli, runner  # noqa: E402
 
 PROG = "tools/gpu_check.py"
 DEFAULTS = {"device": "cuda", "mixed_precision": "bf16", "num_workers": 4}
@@ -33,18 +34,17 @@ def check(params: config.Params) -> dict:
     """Prepare, fine-tune each trainable model and score CLIP on `params`; one row per model."""
     import torch
 
-    from foodlib import models, runtime, scoring, train, zeroshot
-    from foodlib.data import prepare
+    from foodlib import data, models, runtime, train, zeroshot
 
-    info = runtime.setup(params)
-    assert info["device"] == "cuda", "no GPU visible"
+    device = runtime.setup(params).device
+    assert device == "cuda", "no GPU visible"
     print("device:", torch.cuda.get_device_name(), "| torch", torch.__version__, flush=True)
-    prepared = prepare.prepare(params, progress=False)
+    prepared = data.prepare_dataset(params, progress=False)
     rows = {}
     for name in models.trainable():
         t0 = time.time()
-        result = train.fit(params, name, prepared, variant="finetune", progress=False)
-        m = scoring.report(params, result, prepared)
+        result = train.fit(name, params, prepared, "finetune", device=device, progress=False)
+        m = train.write_results(result, params, prepared, device)
         rows[name] = {k: m.get(k) for k in ("top1", "train_images_per_s", "eval_images_per_s", "peak_gpu_mem_gb")}
         rows[name]["wall_s"] = round(time.time() - t0, 1)
         print(name, rows[name], flush=True)

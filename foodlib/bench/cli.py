@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from foodlib import cli as entry_points
+from foodlib.run import cli as entry_points
 from foodlib.bench.common import (DEFAULT_SECTIONS, SECTIONS, Row, _cpu_snapshot, format_table, machine_info,
                                   other_load)
 from foodlib.bench.models import LABELS, models_section

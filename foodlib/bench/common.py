@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from foodlib import runtime
+
 SECTIONS = ("pipeline", "models", "smoke", "tests")
 DEFAULT_SECTIONS = "pipeline,models"
 MEAN = STD = (0.5, 0.5, 0.5)  # google/vit-base-patch16-224-in21k's processor values
@@ -43,13 +45,6 @@ class LiveRows(list):
 
 # -- machine and versions ------------------------------------------------------------------
 
-def cpu_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def _cpu_name() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -76,7 +71,7 @@ def machine_info() -> dict[str, Any]:
 
     info = {
         "cpu": _cpu_name(),
-        "cores": cpu_cores(),
+        "cores": runtime.cpu_cores(),
         "memory_gib": _memory_gib(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "python": platform.python_version(),
@@ -115,8 +110,6 @@ def other_load(before, after) -> float | None:
 
 
 def _workers(requested: int) -> int:
-    from foodlib import runtime
-
     return runtime.num_workers(requested)
 
 

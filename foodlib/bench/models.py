@@ -9,7 +9,8 @@ import time
 from typing import Callable
 
 from foodlib import runtime
-from foodlib.bench.common import LiveRows, Row, _sync, cpu_cores
+from foodlib.bench.common import LiveRows, Row, _sync
+from foodlib.runtime import cpu_cores
 
 LABELS = {"vit": "ViT-B/16 224", "swin": "Swin V2-T 256"}
 

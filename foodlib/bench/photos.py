@@ -26,8 +26,9 @@ def _write_photos(images_dir: str, items: list[tuple[int, str]], seed: int, max_
 
 def make_photo_archive(root: Path, num_images: int, *, seed: int = 0, max_side: int = 512,
                        num_classes: int = 4, workers: int = 1) -> list[Path]:
-    """`num_images` photo-like JPEGs in the official archive layout under root/food-101 (all in
-    the test split, so preparation keeps every one); returns the original files' paths."""
+    """`num_images` photo-like JPEGs in the official archive layout under root/food-101, all in the train
+    split (so preparation makes a training copy of each, and evaluation can read the same files as its
+    source); returns the original files' paths."""
     from foodlib.data.synthetic import class_names
 
     classes = class_names(num_classes)
@@ -43,9 +44,9 @@ def make_photo_archive(root: Path, num_images: int, *, seed: int = 0, max_side: 
     meta = base / "meta"
     meta.mkdir(parents=True, exist_ok=True)
     (meta / "classes.txt").write_text("\n".join(classes) + "\n")
-    test = {c: [image_id for _, image_id in ids if image_id.startswith(c + "/")] for c in classes}
-    (meta / "test.json").write_text(json.dumps(test))
-    (meta / "train.json").write_text(json.dumps({c: [] for c in classes}))
+    train = {c: [image_id for _, image_id in ids if image_id.startswith(c + "/")] for c in classes}
+    (meta / "train.json").write_text(json.dumps(train))
+    (meta / "test.json").write_text(json.dumps({c: [] for c in classes}))
     return [base / "images" / f"{image_id}.jpg" for _, image_id in ids]
 
 

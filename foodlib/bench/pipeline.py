@@ -12,14 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
-from foodlib.bench.common import (FOOD101_IMAGES, MEAN, STD, LiveRows, Row, _workers, cpu_cores, interleaved,
+from foodlib.bench.common import (FOOD101_IMAGES, MEAN, STD, LiveRows, Row, _workers, interleaved,
                                   per_item_ms, time_loader)
 from foodlib.bench.naive import NaiveImages, hf_processor, hf_processor_pil
 from foodlib.bench.photos import make_photo_archive
-from foodlib.runtime import limit_threads
+from foodlib.runtime import cpu_cores, limit_threads
 
 SEC = "pipeline"
 SIZE = 224
+SPLIT = "train"  # the photo archive's images: a training copy each, and the source files evaluation reads
+
+
+def _eval_pre():
+    """google/vit-base-patch16-224-in21k's eval protocol (its processor: straight to 224 x 224, bilinear)."""
+    from foodlib.models.preprocess import Preprocess
+
+    return Preprocess(SIZE, MEAN, STD)
 
 
 def pipeline_section(args, workdir: Path) -> list[Row]:
@@ -58,18 +66,18 @@ def _prepare_cache(workdir: Path, n: int, workers: int):
     """One-off: the prepared cache (what notebook 01 builds once), timed on its own."""
     from foodlib import config
     from foodlib.data import prepare as prepare_module
-    from foodlib.data.prepare import prepare
+    from foodlib.data.prepare import prepare_dataset
 
     cores = cpu_cores()
     params = config.resolve("full", data_source="archive", data_dir=str(workdir),
                             results_dir=str(workdir / "results"), cache_short_side=288,
                             num_workers=workers, device="cpu")
     t0 = time.perf_counter()
-    prepared = prepare(params, progress=False)
+    prepared = prepare_dataset(params, progress=False)
     prep_s = time.perf_counter() - t0
     prep_rate = n / prep_s
     prep_cores = max(1, min(math.ceil(n / prepare_module.CHUNK), workers, cores))  # one process per chunk
-    cached = [prepared.path(p) for p in prepared.split("test")["path"]]
+    cached = [prepared.path(p) for p in prepared.split(SPLIT)["path"]]
     ckb = [p.stat().st_size / 1e3 for p in cached]
     row = Row(SEC, "one-off: prepare cache (RGB, short side 288, JPEG q90)", prep_rate, "images/s",
               per_core=prep_rate / prep_cores,
@@ -82,15 +90,14 @@ def _prepare_cache(workdir: Path, n: int, workers: int):
 def _eval_cache(prepared, workers: int):
     """One-off: the eval cache of the split (what 02-04 build at their first pass), timed on its own."""
     from foodlib.data import evalcache
-    from foodlib.models.preprocess import Preprocess
 
-    n = len(prepared.split("test"))
+    n = len(prepared.split(SPLIT))
     t0 = time.perf_counter()
-    evalset = evalcache.eval_images(prepared, "test", Preprocess(SIZE, MEAN, STD), num_workers=workers,
-                                    progress=False)
+    evalset = evalcache.eval_images(prepared, SPLIT, _eval_pre(), num_workers=workers, progress=False)
     seconds = time.perf_counter() - t0
     used = max(1, min(workers, cpu_cores()))
-    return evalset, Row(SEC, "one-off: build the eval cache (decode + eval crop once, uint8 224 px)", n / seconds,
+    return evalset, Row(SEC, "one-off: build the eval cache (decode the source + eval resize once, uint8 224 px)",
+                        n / seconds,
                         "images/s", per_core=n / seconds / used,
                         note=f"{seconds:.1f} s here, {workers} workers; {SIZE * SIZE * 3 / 1e3:.0f} KB per image "
                              "on disk; Food-101's test split ~"
@@ -106,19 +113,20 @@ def _stage_profile(originals: list[Path], cached: list[Path], reps: int) -> list
     from foodlib.data import loader as L
 
     processor = hf_processor(SIZE)
-    evalu = L.eval_resize(SIZE)
+    evalu = _eval_pre().eval_uint8()
     sample = originals[:64]
     csample = cached[:64]
     with limit_threads(1):
         pils = [Image.open(p).convert("RGB") for p in sample]
         decoded = [L.decode_rgb(p) for p in csample]
-        resized = [evalu(x) for x in decoded]
+        resized = [evalu(x) for x in pils]
         stages = [
             ("naive: PIL open + decode + convert (original)", lambda p: Image.open(p).convert("RGB"), sample),
             ("naive: ViTImageProcessor on the PIL image", lambda im: processor(im, return_tensors="pt"), pils),
-            ("fast: read + decode cached JPEG (torchvision)", L.decode_rgb, csample),
-            ("fast: read + decode original JPEG (torchvision)", L.decode_rgb, sample),
-            ("fast: eval crop+resize, uint8", evalu, decoded),
+            ("eval: read + decode + convert the source (PIL, as scoring does)", L.decode_source, sample),
+            ("eval: the processor's resize on the PIL image, uint8", evalu, pils),
+            ("train: read + decode the training copy (torchvision)", L.decode_rgb, csample),
+            ("(read + decode the original with torchvision, for comparison)", L.decode_rgb, sample),
             ("fast: train crop+resize+flip, uint8", L.RandomResizedCropFlip(SIZE), decoded),
             ("fast: TrivialAugmentWide on PIL (train_augment), uint8 224 px", L.TrivialAugmentPil(), resized),
             ("(TrivialAugmentWide on tensors, torchvision's kernels, for comparison)", v2.TrivialAugmentWide(),
@@ -134,24 +142,24 @@ def _one_core_paths(originals: list[Path], prepared, evalset) -> dict[str, tuple
     """name -> (dataset, post-batch step, note) for the one-process comparison; the naive path first."""
     from foodlib.data import loader as L
 
-    evalu, trainu = L.eval_resize(SIZE), L.train_augment(SIZE)
+    evalu, trainu = _eval_pre().eval_uint8(), L.train_augment(SIZE)
     norm = L.Normalize(MEAN, STD)
     paths = {
         "naive: PIL + ViTImageProcessor per image (originals)": (NaiveImages(originals, SIZE), None, ""),
         "fast eval: eval cache -> uint8 batches (what 02-04 score from)": (
-            evalset, None, "no decode: decoded and cropped once; normalised on the device"),
-        "fast eval: cache -> eval_transform (float, per image)": (
-            L.CachedImages(prepared, "test", L.eval_transform(SIZE, MEAN, STD)), None, ""),
-        "fast eval: cache -> eval_resize (uint8 batches)": (L.CachedImages(prepared, "test", evalu), None,
-                                                            "decoded every pass (eval_cache=False)"),
-        "fast eval: cache -> uint8 batches + batch normalise on CPU": (L.CachedImages(prepared, "test", evalu),
-                                                                      lambda x: norm(x), ""),
+            evalset, None, "no decode: decoded and resized once; normalised on the device"),
+        "eval: source -> eval transform (float, per image)": (
+            L.SourceImages(prepared, SPLIT, _eval_pre().eval()), None, ""),
+        "eval: source -> eval resize (uint8 batches)": (L.SourceImages(prepared, SPLIT, evalu), None,
+                                                        "decoded every pass (eval_cache=False)"),
+        "eval: source -> uint8 batches + batch normalise on CPU": (L.SourceImages(prepared, SPLIT, evalu),
+                                                                   lambda x: norm(x), ""),
         "fast train: cache -> train_transform (float, per image)": (
-            L.CachedImages(prepared, "test", L.train_transform(SIZE, MEAN, STD)), None, "with TrivialAugmentWide"),
-        "fast train: cache -> train_augment (uint8 batches)": (L.CachedImages(prepared, "test", trainu), None,
+            L.CachedImages(prepared, SPLIT, L.train_transform(SIZE, MEAN, STD)), None, "with TrivialAugmentWide"),
+        "fast train: cache -> train_augment (uint8 batches)": (L.CachedImages(prepared, SPLIT, trainu), None,
                                                               "TrivialAugmentWide on PIL; normalised on the device"),
         "fast train: cache -> uint8, TrivialAugmentWide on tensors": (
-            L.CachedImages(prepared, "test", _tensor_augment()), None, "torchvision's tensor kernels, for comparison"),
+            L.CachedImages(prepared, SPLIT, _tensor_augment()), None, "torchvision's tensor kernels, for comparison"),
     }
     if hf_processor_pil(SIZE) is not None:
         paths["naive (PIL backend): PIL + ViTImageProcessorPil per image"] = (
@@ -193,22 +201,22 @@ def _worker_datasets(originals: list[Path], prepared, evalset, device: str) -> d
     """name -> (dataset, post-batch step) through DataLoader workers; the naive path first."""
     from foodlib.data import loader as L
 
-    evalu, trainu = L.eval_resize(SIZE), L.train_augment(SIZE)
+    evalu, trainu = _eval_pre().eval_uint8(), L.train_augment(SIZE)
     loaders = {
         "naive: PIL + ViTImageProcessor per image (originals)": (NaiveImages(originals, SIZE), None),
-        "fast eval: eval_transform (float, per image)": (
-            L.CachedImages(prepared, "test", L.eval_transform(SIZE, MEAN, STD)), None),
-        "fast eval: eval_resize (uint8 batches)": (L.CachedImages(prepared, "test", evalu), None),
+        "eval: source -> eval transform (float, per image)": (L.SourceImages(prepared, SPLIT, _eval_pre().eval()),
+                                                               None),
+        "eval: source -> eval resize (uint8 batches)": (L.SourceImages(prepared, SPLIT, evalu), None),
         "fast eval: eval cache (uint8 batches)": (evalset, None),
-        "fast train: train_augment (uint8 batches)": (L.CachedImages(prepared, "test", trainu), None),
+        "fast train: train_augment (uint8 batches)": (L.CachedImages(prepared, SPLIT, trainu), None),
     }
     if device == "cuda":
         to_gpu = lambda x: L.to_device(x, "cuda", L.Normalize(MEAN, STD))  # noqa: E731 - pinned, non-blocking, normalised
-        loaders["fast eval: uint8 batches -> GPU (pinned, non_blocking, normalised there)"] = (
-            L.CachedImages(prepared, "test", evalu), to_gpu)
+        loaders["eval: source uint8 batches -> GPU (pinned, non_blocking, normalised there)"] = (
+            L.SourceImages(prepared, SPLIT, evalu), to_gpu)
         loaders["fast eval: eval cache -> GPU (pinned, non_blocking, normalised there)"] = (evalset, to_gpu)
         loaders["fast train: uint8 batches -> GPU (pinned, non_blocking, normalised there)"] = (
-            L.CachedImages(prepared, "test", trainu), to_gpu)
+            L.CachedImages(prepared, SPLIT, trainu), to_gpu)
     return loaders
 
 
@@ -240,19 +248,19 @@ def _worker_rows(args, originals: list[Path], prepared, evalset, workers: int) -
 
 
 def gpu_decode_rows(prepared, size: int, batch: int, workers: int, epochs: int, repeats: int) -> list[Row]:
-    """Optional path: workers only read the cached files; the batch is decoded with nvJPEG on the GPU,
-    cropped/resized (and augmented) there, and normalised there."""
+    """Optional training path: workers only read the training copies; the batch is decoded with nvJPEG on the
+    GPU, cropped, resized and augmented there, and normalised there."""
     import torch
     from torch.utils.data import DataLoader
 
     from foodlib.data import loader as L
 
     norm = L.Normalize(MEAN, STD)
-    ds = L.CachedBytes(prepared, "test")
+    ds = L.CachedBytes(prepared, SPLIT)
     dl = DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers, collate_fn=L.collate_bytes,
                     persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
                     generator=torch.Generator().manual_seed(0))
-    transforms = {"eval": L.eval_resize(size), "train": L.train_augment(size)}
+    transforms = {"train": L.train_augment(size)}
 
     def one(kind: str) -> float:
         n, t0 = 0, time.perf_counter()

@@ -3,26 +3,30 @@
   inputs         find, check and join the prediction files of 02-04 (same test images, same class order)
   tables         headline accuracy, pairwise tests, per-class differences, confusions, calibration
   disagreements  the images one model gets right and others wrong, ranked; read again by notebook 06
+  published      the run set against the published figures of the registry
+  plots          the figures, each drawn from one of those tables
 
 The model names come from the registry (`foodlib.registry`): the main models are
 every registered model, and the linear probes join the tables when present.
 """
+from foodlib.compare import plots
+from foodlib.compare.published import published_table
 from foodlib.compare.disagreements import (DISAGREEMENTS_FILE, MEMBERS_FILE, correctness_patterns,
                                            describe_set, disagreement_counts, disagreement_masks,
                                            disagreement_members, load_disagreement_members, load_disagreements,
                                            save_disagreements, shown_examples, with_class_names)
 from foodlib.compare.inputs import (KNOWN_MODELS, MAIN_MODELS, InputMismatchError, Joined, check_inputs,
-                                    find_models, found_table, join, load_joined, metrics_of, prediction_path)
+                                    find_models, found_table, join, load_joined, metrics_of)
 from foodlib.compare.tables import (calibration_table, class_gaps, confused_pairs, confused_pairs_table,
                                     confusion_submatrix, headline_table, most_confused_classes, pairwise_table,
                                     per_class_accuracy)
 
 __all__ = [
-    "MAIN_MODELS", "KNOWN_MODELS", "InputMismatchError", "Joined", "prediction_path", "find_models", "check_inputs",
+    "MAIN_MODELS", "KNOWN_MODELS", "InputMismatchError", "Joined", "find_models", "check_inputs",
     "found_table", "join", "load_joined", "metrics_of",
     "headline_table", "pairwise_table", "per_class_accuracy", "class_gaps", "confused_pairs", "confused_pairs_table",
     "most_confused_classes", "confusion_submatrix", "calibration_table",
     "DISAGREEMENTS_FILE", "MEMBERS_FILE", "disagreement_masks", "disagreement_members", "shown_examples",
     "save_disagreements", "with_class_names", "correctness_patterns", "describe_set", "disagreement_counts",
-    "load_disagreements", "load_disagreement_members",
+    "load_disagreements", "load_disagreement_members", "plots", "published_table",
 ]

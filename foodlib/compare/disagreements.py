@@ -83,15 +83,15 @@ def shown_examples(members: pd.DataFrame, num_examples: int) -> pd.DataFrame:
     return members[members["rank"] < num_examples].drop(columns="score").reset_index(drop=True)
 
 
-def save_disagreements(params: Params, members: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+def save_disagreements(members: pd.DataFrame, counts: pd.DataFrame, params: Params) -> pd.DataFrame:
     """Write disagreements.csv (+ .md), disagreement_members.parquet and disagreement_counts.csv; return the shown rows."""
     tables = params.subdir("tables")
     shown = shown_examples(members, params.num_examples)
-    artifacts.write_table(shown, tables / DISAGREEMENTS_FILE, params)
+    artifacts.write_table(shown, DISAGREEMENTS_FILE.removesuffix(".csv"), params)
     with artifacts.atomic_path(tables / MEMBERS_FILE) as tmp:
         members.to_parquet(tmp, index=False)
     artifacts.write_meta(tables / MEMBERS_FILE, params)
-    artifacts.write_table(counts, tables / "disagreement_counts.csv", params)
+    artifacts.write_table(counts, "disagreement_counts", params)
     return shown
 
 

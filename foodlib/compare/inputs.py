@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -10,6 +9,7 @@ import pandas as pd
 
 from foodlib import artifacts, config, registry
 from foodlib.config import Params
+from foodlib.data.prepare import load_prepared, prepared_dir
 
 MAIN_MODELS = tuple(registry.available())  # the models notebook 05 requires and compares in its sets
 KNOWN_MODELS = tuple(registry.artifact_names())  # every artifact name the notebooks write, in display order
@@ -22,10 +22,6 @@ class InputMismatchError(ValueError):
 # -- finding and joining the inputs ------------------------------------------------
 
 
-def prediction_path(params: Params, model: str) -> Path:
-    return params.subdir("predictions") / f"{model}.parquet"
-
-
 def find_models(params: Params) -> list[str]:
     """Models with a prediction file: the known names in their order, then any others, sorted."""
     folder = params.subdir("predictions")
@@ -35,10 +31,8 @@ def find_models(params: Params) -> list[str]:
 
 def check_inputs(params: Params) -> list[str]:
     """Return the models found; fail at once, naming every notebook to run first, if 01-04's outputs are missing."""
-    from foodlib.data.prepare import prepared_dir
-
     needed = {"01_data_prep": prepared_dir(params) / "index.parquet"}
-    needed.update({m: prediction_path(params, m) for m in MAIN_MODELS})
+    needed.update({m: artifacts.prediction_path(m, params) for m in MAIN_MODELS})
     missing = {key: path for key, path in needed.items() if not path.exists()}
     if missing:
         notebooks = sorted({registry.producer(key) or key for key in missing})
@@ -58,7 +52,7 @@ def found_table(params: Params, models: Sequence[str]) -> pd.DataFrame:
         "model": names,
         "found": ["yes" if m in models else "no" for m in names],
         "written_by": [registry.producer(m) or "?" for m in names],
-        "file": [config.shown(prediction_path(params, m)) for m in names],
+        "file": [config.shown(artifacts.prediction_path(m, params)) for m in names],
     })
 
 
@@ -136,13 +130,11 @@ def _check_same_images(model: str, ids: pd.Series, ref_ids: np.ndarray) -> None:
 
 def load_joined(params: Params, models: Sequence[str]) -> Joined:
     """Read and join the prediction files of `models` against the prepared test split."""
-    from foodlib.data.prepare import load_prepared
-
     prepared = load_prepared(params)
-    frames = {m: artifacts.read_predictions(params, m) for m in models}
+    frames = {m: artifacts.read_predictions(m, params) for m in models}
     return join(frames, prepared.split("test")[["image_id", "label"]], prepared.classes)
 
 
 def metrics_of(params: Params, models: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Each model's metrics file, or {} where it has none."""
-    return {m: artifacts.read_metrics(params, m, missing_ok=True) for m in models}
+    return {m: artifacts.read_metrics(m, params, missing_ok=True) for m in models}

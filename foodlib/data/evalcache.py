@@ -2,17 +2,19 @@
 
 Validation is scored after every epoch and the test split by every model variant
 (fine-tune and linear probe share a preprocessing), always through the same
-deterministic resize and centre crop. `eval_images` therefore builds, on first
-use, one uint8 array per (split, preprocessing) of the images exactly as the
-eval transform makes them from the prepared JPEGs, and later passes read it
-(a memory-mapped .npy file: no JPEG decode, no resize, a copy per image). The
-images are bit-identical to decoding the prepared JPEGs each time (tested).
+deterministic resize and crop of the model's own eval protocol. `eval_images`
+therefore builds, on first use, one uint8 array per (split, preprocessing) of
+the images exactly as the eval transform makes them from the source files (the
+archive's own JPEGs, the hub's bytes), and later passes read it (a memory-mapped
+.npy file: no JPEG decode, no resize, a copy per image). The images are
+bit-identical to decoding the source files each time (tested).
 
 Files live in `<prepared>/eval/` (so a re-prepared dataset drops them), named by
-split, input size, interpolation and crop ratio plus a fingerprint of the split's
-files; an older file of the same kind is replaced. Size: side x side x 3 bytes
-per image (Food-101's test split at 224 px: 3.8 GB). `eval_cache = False` turns
-the cache off (every pass decodes the JPEGs, no extra disk).
+split and the preprocessing's key (input size, resize rule, crop, interpolation,
+backend) plus a fingerprint of the split's files; an older file of the same kind
+is replaced. Size: side x side x 3 bytes per image (Food-101's test split at
+224 px: 3.8 GB). `eval_cache = False` turns the cache off (every pass decodes
+the source files, no extra disk).
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ BUILD_BATCH = 64  # images per write while building
 class EvalArrays(Dataset):
     """One split's eval inputs from a built cache file: ((3, S, S) uint8 channels-last image, label)."""
 
-    def __init__(self, path: Path, images: loader.CachedImages):
+    def __init__(self, path: Path, images: loader.SourceImages):
         self.path = Path(path)
         self.rows, self.labels, self.image_ids = images.rows, images.labels, images.image_ids
         self._array = None  # opened lazily, in each DataLoader worker (a memmap must not be pickled)
@@ -63,10 +65,10 @@ class EvalArrays(Dataset):
 
 
 def cache_key(preprocess: "Preprocess") -> str:
-    return f"{preprocess.image_size}px-{preprocess.interpolation}-crop{preprocess.crop_ratio:g}"
+    return preprocess.key()
 
 
-def fingerprint(images: loader.CachedImages, preprocess: "Preprocess") -> str:
+def fingerprint(images: loader.SourceImages, preprocess: "Preprocess") -> str:
     """Changes when the split's files, their order or the preprocessing change."""
     h = hashlib.sha256(cache_key(preprocess).encode())
     for image_id, path in zip(images.image_ids, images.paths):
@@ -78,8 +80,8 @@ def fingerprint(images: loader.CachedImages, preprocess: "Preprocess") -> str:
 def eval_images(prepared: Prepared, split: str, preprocess: "Preprocess", *, use_cache: bool = True,
                 num_workers: int = -1, progress: bool = True) -> Dataset:
     """`split` as uint8 eval inputs (normalise them with `preprocess.normalize()`): from the cache
-    (built now if missing or stale) or, with `use_cache=False`, decoded from the prepared JPEGs."""
-    images = loader.CachedImages(prepared, split, preprocess.eval_uint8())
+    (built now if missing or stale) or, with `use_cache=False`, decoded from the source files at every pass."""
+    images = loader.SourceImages(prepared, split, preprocess.eval_uint8())
     if not use_cache or len(images) == 0:
         return images
     folder = prepared.root / "eval"
@@ -102,7 +104,7 @@ def for_run(params, prepared: Prepared, split: str, preprocess: "Preprocess") ->
     return eval_images(prepared, split, preprocess, use_cache=params.eval_cache, num_workers=params.num_workers)
 
 
-def _build(images: loader.CachedImages, path: Path, side: int, num_workers: int, progress: bool, split: str) -> None:
+def _build(images: loader.SourceImages, path: Path, side: int, num_workers: int, progress: bool, split: str) -> None:
     """Decode, crop and resize every image of the split once into `path` (written under a temporary name)."""
     t0 = time.perf_counter()
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")

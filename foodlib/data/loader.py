@@ -1,20 +1,22 @@
-"""Tensors from the prepared cache: datasets, DataLoaders, and batches onto the device.
+"""Tensors from the prepared data: datasets, DataLoaders, and batches onto the device.
 
-The cache (notebook 01) holds RGB JPEGs already shrunk to a short side of
-`cache_short_side`, so each decode here is of a small file. Images are
-decoded straight to uint8 tensors (torchvision.io, libjpeg-turbo) and
-cropped, resized and augmented as uint8 (`foodlib.data.transforms`).
-Everything a DataLoader worker needs lives here, not in a notebook, so
-workers can import it.
+Training (`CachedImages`) reads the prepared copies of notebook 01, RGB JPEGs
+already shrunk to a short side of `cache_short_side`, so each decode is of a
+small file: decoded straight to uint8 tensors (torchvision.io, libjpeg-turbo)
+and cropped, resized and augmented as uint8 (`foodlib.data.transforms`).
+Evaluation (`SourceImages`) decodes the source's own files with PIL, as the
+models' reference transforms do, converted to RGB as in preparation, then
+applies the model's eval transform (`Preprocess.eval_uint8`). Everything a
+DataLoader worker needs lives here, not in a notebook, so workers can import it.
 
 What training and scoring do: datasets give uint8 images (`Preprocess.train_uint8`,
 `Preprocess.eval_uint8`, or the eval cache of `foodlib.data.evalcache`);
 `make_loader` collates and pins uint8 batches (4x fewer bytes than float to
 build, pin and copy); `to_device(batch, device, normalize)` copies a batch
-non-blocking and normalises it there. Per image, `eval_transform` /
+non-blocking and normalises it there. Per image, `Preprocess.eval()` /
 `train_transform` give normalised float images (notebook 06, tests).
-Optional: `CachedBytes` + `collate_bytes` (workers only read files), then
-`decode_batch(datas, eval_resize(...), "cuda")` decodes a batch with nvJPEG.
+Optional, for training: `CachedBytes` + `collate_bytes` (workers only read files),
+then `decode_batch(datas, train_augment(...), "cuda")` decodes a batch with nvJPEG.
 
 Images come out laid out channels-last (the decoder's layout; strides
 (1, W*C, C)) and `collate` stacks them into a channels-last batch without a
@@ -33,10 +35,9 @@ from torch.utils.data._utils.collate import collate_tensor_fn, default_collate_f
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 
 from foodlib import runtime
-from foodlib.data.prepare import Prepared
-from foodlib.data.transforms import (EVAL_CROP_RATIO, Chain, EvalResize, Normalize, RandomResizedCropFlip,  # noqa: F401
-                                     TrivialAugmentPil, eval_box, eval_resize, eval_transform, resize_crop_uint8,
-                                     train_augment, train_transform)
+from foodlib.data.prepare import Prepared, to_rgb
+from foodlib.data.transforms import (Chain, Normalize, RandomResizedCropFlip, TrivialAugmentPil,  # noqa: F401
+                                     resize_crop_uint8, train_augment, train_transform)
 
 _JPEG_MAGIC = (0xFF, 0xD8)
 
@@ -50,10 +51,13 @@ def decode_rgb(path: str | Path) -> torch.Tensor:
 
 
 class CachedImages(Dataset):
-    """One split of the prepared cache as (image tensor, label) pairs."""
+    """One split of the prepared copies (what training reads) as (image tensor, label) pairs."""
 
     def __init__(self, prepared: Prepared, split: str, transform: Callable | None = None):
         self.rows: pd.DataFrame = prepared.split(split)
+        if (self.rows["path"] == "").any():
+            raise ValueError(f"the {split} split has no prepared copies (evaluation decodes the source's own "
+                             "files: loader.SourceImages)")
         self.paths = [str(prepared.path(p)) for p in self.rows["path"]]
         self.labels = self.rows["label"].astype(int).tolist()
         self.image_ids = self.rows["image_id"].tolist()
@@ -67,6 +71,33 @@ class CachedImages(Dataset):
         if self.transform is not None:
             img = self.transform(img)
         return img, self.labels[i]
+
+
+def decode_source(path: str | Path):
+    """The RGB PIL image of a source file, converted as preparation converts it (`prepare.to_rgb`)."""
+    img, info = to_rgb(Path(path).read_bytes(), min_side=1)
+    if img is None:
+        raise ValueError(f"{path} was readable when the data was prepared, but not now: {info['reason']}")
+    return img
+
+
+class SourceImages(Dataset):
+    """One split's images as evaluation sees them, (transform(RGB PIL image), label), decoded from the source's
+    own files (`Prepared.eval_paths`): no resized or re-encoded copy in between."""
+
+    def __init__(self, prepared: Prepared, split: str, transform: Callable | None = None):
+        self.rows: pd.DataFrame = prepared.split(split)
+        self.paths = [str(p) for p in prepared.eval_paths(split)]
+        self.labels = self.rows["label"].astype(int).tolist()
+        self.image_ids = self.rows["image_id"].tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        img = decode_source(self.paths[i])
+        return (img if self.transform is None else self.transform(img)), self.labels[i]
 
 
 class CachedBytes(Dataset):
@@ -96,7 +127,7 @@ def collate_bytes(batch):
 
 def decode_batch(datas, transform: Callable | None = None, device: str | torch.device = "cuda") -> torch.Tensor:
     """Decode encoded JPEGs on `device` (nvJPEG in one batched call on a GPU; libjpeg-turbo on 'cpu'),
-    apply the uint8 `transform` (eval_resize / train_augment) to each there, and stack: a uint8
+    apply the uint8 `transform` (e.g. train_augment) to each there, and stack: a uint8
     batch on `device`, ready for `Normalize` (or `to_device`).
 
     `datas`: what `collate_bytes` gives (packed bytes, lengths), or a list of 1-D uint8 tensors."""

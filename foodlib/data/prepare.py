@@ -1,10 +1,18 @@
-"""Validate, convert and resize every image once into a prepared cache.
+"""Validate every image once, and cache the training images resized.
 
 Every image reaching a model is RGB: greyscale, CMYK, palette and RGBA files
 are converted; unreadable, truncated, empty or tiny files are listed with the
 reason and left out. Work is done in chunks that are written atomically, so
 an interrupted preparation resumes where it stopped. A stratified validation
 split is held out of train; the official test split is only for the final test.
+
+Which bytes each step reads (the index's columns):
+- `path`: training reads a copy resized to `cache_short_side` and re-encoded once
+  (JPEG quality 90), cheap to decode every epoch; train rows (and the validation
+  rows held out of them) have one, test rows none.
+- `source`: evaluation (validation and test) decodes what the source holds, never
+  a resized or re-encoded copy: the archive's own file, or, for the hub dataset,
+  its image bytes copied unchanged under `source/` (written for val and test only).
 """
 from __future__ import annotations
 
@@ -27,9 +35,10 @@ from foodlib.data.sources import FoodImages, load_source
 
 CHUNK = 1000  # images per resumable unit
 INDEX_COLUMNS = [
-    "image_id", "split", "label", "path", "width", "height",
+    "image_id", "split", "label", "path", "source", "width", "height",
     "orig_width", "orig_height", "orig_mode", "orig_format", "status", "reason",
 ]
+FORMAT = 2  # 2: evaluation reads `source`; test rows have no resized copy (1 cached every split re-encoded)
 
 
 def to_rgb(data: bytes, min_side: int = 16) -> tuple[Image.Image | None, dict[str, Any]]:
@@ -88,22 +97,44 @@ def _prepare_chunk(reader, rows: list[tuple], out_root: str, short_side: int, mi
         else:
             img, info = to_rgb(data, min_side)
         rel = ""
-        if img is not None:
+        if img is not None and split == "train":  # the copy training reads; evaluation reads the source
             img = resize_short_side(img, short_side)
-            rel = f"images/{label:03d}/{image_id.replace('/', '__')}.jpg"
-            target = Path(out_root) / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".tmp")
-            img.save(tmp, format="JPEG", quality=90)
-            tmp.replace(target)
+            rel = f"images/{label:03d}/{_file_name(image_id)}.jpg"
+            _write_atomically(Path(out_root) / rel, lambda tmp: img.save(tmp, format="JPEG", quality=90))
             info.update(width=img.width, height=img.height)
-        out.append({"image_id": image_id, "split": split, "label": label, "path": rel, **info})
+        source = reader.path(key) if img is not None else ""
+        out.append({"image_id": image_id, "split": split, "label": label, "path": rel, "source": source, **info})
     return pd.DataFrame(out).reindex(columns=INDEX_COLUMNS)
+
+
+def _file_name(image_id: str) -> str:
+    return image_id.replace("/", "__")
+
+
+def _write_atomically(target: Path, write) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    write(tmp)
+    tmp.replace(target)
+
+
+def _keep_sources(root: Path, images: FoodImages, index: pd.DataFrame) -> pd.DataFrame:
+    """For a source without files of its own (the hub dataset), copy the encoded bytes of every usable val and
+    test image unchanged under `source/`, so evaluation decodes them as the source holds them."""
+    index = index.copy()
+    todo = index[(index["source"] == "") & index["split"].isin(["val", "test"]) & (index["status"] != "excluded")]
+    keys = dict(zip(images.records["image_id"], images.records["key"]))
+    for i, row in todo.iterrows():
+        rel = f"source/{int(row['label']):03d}/{_file_name(row['image_id'])}.{row['orig_format'].lower() or 'img'}"
+        data = images.read(keys[row["image_id"]])
+        _write_atomically(root / rel, lambda tmp: tmp.write_bytes(data))
+        index.loc[i, "source"] = rel
+    return index
 
 
 @dataclass
 class Prepared:
-    """The prepared dataset: class list and an index of cached RGB JPEGs."""
+    """The prepared dataset: class list, and an index of every file with what was done to it and where to read it."""
 
     classes: list[str]
     index: pd.DataFrame  # INDEX_COLUMNS; split in train | val | test | excluded rows keep their split
@@ -121,7 +152,12 @@ class Prepared:
         return self.index[self.index["status"] == "converted"].reset_index(drop=True)
 
     def path(self, rel: str) -> Path:
+        """A file of the prepared cache (a row's `path`, the copy training reads), or an absolute path as it is."""
         return self.root / rel
+
+    def eval_paths(self, split: str) -> list[Path]:
+        """The files evaluation decodes for `split`, in `split`'s order: the source's own (its `source` column)."""
+        return [self.path(s) for s in self.split(split)["source"]]
 
 
 def prepared_dir(params: Params) -> Path:
@@ -132,7 +168,7 @@ def _settings(params: Params) -> dict[str, Any]:
     keys = ["data_source", "data_dir", "hub_dataset", "subset_per_class", "cache_short_side",
             "val_fraction", "min_image_side", "seed", "synthetic_classes",
             "synthetic_train_per_class", "synthetic_test_per_class", "synthetic_image_size", "synthetic_style"]
-    return {k: getattr(params, k) for k in keys}
+    return {"format": FORMAT, **{k: getattr(params, k) for k in keys}}
 
 
 def assign_validation(index: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
@@ -147,7 +183,7 @@ def assign_validation(index: pd.DataFrame, fraction: float, seed: int) -> pd.Dat
     return index
 
 
-def prepare(params: Params, images: FoodImages | None = None, progress: bool = True) -> Prepared:
+def prepare_dataset(params: Params, images: FoodImages | None = None, progress: bool = True) -> Prepared:
     """Build (or resume, or reuse) the prepared cache for `params`."""
     root = prepared_dir(params)
     settings = _settings(params)
@@ -178,6 +214,7 @@ def prepare(params: Params, images: FoodImages | None = None, progress: bool = T
     bar.close()
     parts = [pd.read_parquet(root / "parts" / f"part-{i:05d}.parquet") for i in range(len(chunks))]
     index = assign_validation(pd.concat(parts, ignore_index=True), params.val_fraction, params.seed)
+    index = _keep_sources(root, images, index)
     artifacts.write_json(root / "classes.json", images.classes)
     with artifacts.atomic_path(done) as tmp:  # written last: marks the cache complete
         index.to_parquet(tmp, index=False)

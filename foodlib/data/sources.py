@@ -27,7 +27,11 @@ class ArchiveReader:
     images_dir: str
 
     def __call__(self, key: Any) -> bytes:
-        return (Path(self.images_dir) / f"{key}.jpg").read_bytes()
+        return Path(self.path(key)).read_bytes()
+
+    def path(self, key: Any) -> str:
+        """The file itself: evaluation decodes it as it is (the archive's JPEG)."""
+        return str(Path(self.images_dir) / f"{key}.jpg")
 
 
 @dataclass
@@ -39,6 +43,10 @@ class HubReader:
     def __call__(self, key: Any) -> bytes:
         split, row = key
         return self.splits[split][int(row)]["image"]["bytes"]
+
+    def path(self, key: Any) -> str:
+        """"": the bytes live inside the dataset's arrow files (preparation copies those evaluation reads)."""
+        return ""
 
 
 @dataclass

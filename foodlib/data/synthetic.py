@@ -21,13 +21,13 @@ import json
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
 from foodlib import runtime
 from foodlib.data import photos, shapes
-from foodlib.data.shapes import COLOURS, SHAPES, render  # noqa: F401  (their home before shapes.py)
 
 # Food-101's 101 classes in the order of its meta/classes.txt: alphabetical ignoring "_"
 # (so "cheesecake" comes before "cheese_plate", unlike Python's sorted(), which torchvision uses).
@@ -175,8 +175,6 @@ def _make_photos(base: Path, plan: list, image_size: int, seed: int, num_workers
 
 
 def _progress(total: int, initial: int):
-    from foodlib import runtime
-
     return runtime.progress(total=total, initial=initial, desc="synthetic photos (chunks)",
                             enabled=total - initial >= 2)
 
@@ -266,6 +264,11 @@ def _write(path: Path, data: bytes | str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data.encode() if isinstance(data, str) else data)
     tmp.replace(path)
+
+
+def image_paths(root: str | Path, image_ids: Sequence[str]) -> list[Path]:
+    """The generated (original) files of `image_ids`, in the archive layout under `root`."""
+    return [Path(root) / "food-101" / "images" / f"{i}.jpg" for i in image_ids]
 
 
 def load_objects(root: str | Path) -> dict[str, dict]:

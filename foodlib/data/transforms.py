@@ -1,4 +1,4 @@
-"""uint8 image transforms: the eval crop, the train crop and augmentation, normalisation.
+"""uint8 image transforms for training: the train crop and augmentation; and normalisation.
 
 Images are (C, H, W) uint8 tensors laid out channels-last (strides (1, W*C, C)),
 as the JPEG decoder writes them. Every step here keeps uint8 and that layout;
@@ -6,10 +6,10 @@ conversion to float and normalisation come last, in one fused step
 (`Normalize`), per image or, on a GPU, per batch on the device.
 
 Where the time goes (one core; `python -m foodlib.bench` prints the profile):
-the eval crop+resize crops first and resizes only the crop, on a channels-last
-uint8 copy (torch's vectorised antialiased path): about twice as fast as Resize
-followed by CenterCrop, and the same up to sub-pixel placement of the crop.
-TrivialAugmentWide runs through PIL (`TrivialAugmentPil`).
+the train crop crops first and resizes only the crop, on a channels-last uint8
+copy (torch's vectorised antialiased path); TrivialAugmentWide runs through PIL
+(`TrivialAugmentPil`). The eval transforms are each model's own
+(`foodlib.models.preprocess`), not these.
 """
 from __future__ import annotations
 
@@ -21,9 +21,6 @@ import torch.nn.functional as nnf
 from PIL import Image
 from torchvision.transforms import RandomResizedCrop as _RRC  # only for its get_params
 from torchvision.transforms import v2
-
-EVAL_CROP_RATIO = 0.875  # resize to size / 0.875, centre-crop size (the usual ImageNet eval)
-
 
 # -- uint8 building blocks ------------------------------------------------------------------
 
@@ -43,30 +40,9 @@ def resize_crop_uint8(img: torch.Tensor, top: int, left: int, height: int, width
         else:  # antialiased uint8 resizing is CPU-only in torch: go through float on the GPU
             crop = nnf.interpolate(crop.float(), size=tuple(size), mode="bilinear", antialias=True,
                                    align_corners=False).round_().clamp_(0, 255).to(torch.uint8)
-    return crop[0]
-
-
-def eval_box(height: int, width: int, image_size: int, crop_ratio: float) -> tuple[int, int, int, int]:
-    """(top, left, h, w) in the source image of Resize(image_size / crop_ratio) + CenterCrop(image_size)."""
-    resize = int(round(image_size / crop_ratio))
-    scale = min(height, width) / resize  # source pixels per resized pixel
-    ch, cw = min(height, round(image_size * scale)), min(width, round(image_size * scale))
-    return (height - ch) // 2, (width - cw) // 2, max(1, ch), max(1, cw)
-
-
-class EvalResize:
-    """uint8 -> uint8: the centre crop of Resize(size / crop_ratio) + CenterCrop(size), done crop-first."""
-
-    def __init__(self, image_size: int, crop_ratio: float = EVAL_CROP_RATIO):
-        self.image_size, self.crop_ratio = int(image_size), float(crop_ratio)
-
-    def __call__(self, img: torch.Tensor) -> torch.Tensor:
-        h, w = img.shape[-2:]
-        top, left, ch, cw = eval_box(h, w, self.image_size, self.crop_ratio)
-        return resize_crop_uint8(img, top, left, ch, cw, (self.image_size, self.image_size))
-
-    def __repr__(self) -> str:
-        return f"EvalResize(image_size={self.image_size}, crop_ratio={self.crop_ratio})"
+    # A crop of the whole image is a (1, C, H, W) tensor whose strides read as either layout, and interpolate
+    # may then return NCHW: make the result channels-last in every case (a no-op when it already is).
+    return crop.contiguous(memory_format=torch.channels_last)[0]
 
 
 class RandomResizedCropFlip:
@@ -110,24 +86,25 @@ class TrivialAugmentPil:
 
 
 class Normalize:
-    """uint8 (or float in [0, 1] x 255) -> float32 (x / 255 - mean) / std, fused in one pass.
+    """uint8 -> float32 (x / 255 - mean) / std, with torchvision's own arithmetic (`ToTensor` then `Normalize`:
+    divide by 255, subtract the mean, divide by the std), so an input equals the reference transform's bit for bit.
 
     Works on one image (C, H, W) or a batch (B, C, H, W), on any device.
     """
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]):
         self.mean, self.std = [float(m) for m in mean], [float(s) for s in std]
-        self._scale = torch.tensor([1.0 / (255.0 * s) for s in self.std]).view(-1, 1, 1)
-        self._shift = torch.tensor([-m / s for m, s in zip(self.mean, self.std)]).view(-1, 1, 1)
+        self._mean = torch.tensor(self.mean, dtype=torch.float32).view(-1, 1, 1)
+        self._std = torch.tensor(self.std, dtype=torch.float32).view(-1, 1, 1)
         self._on: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}  # copies per device, made once
 
     def __call__(self, img: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        scale, shift = self._scale, self._shift
-        if img.device != scale.device:  # a blocking copy of the constants on every batch would sync the GPU
+        mean, std = self._mean, self._std
+        if img.device != mean.device:  # a blocking copy of the constants on every batch would sync the GPU
             if img.device not in self._on:
-                self._on[img.device] = (scale.to(img.device), shift.to(img.device))
-            scale, shift = self._on[img.device]
-        out = img.to(torch.float32).mul_(scale).add_(shift)
+                self._on[img.device] = (mean.to(img.device), std.to(img.device))
+            mean, std = self._on[img.device]
+        out = img.to(torch.float32).div(255).sub_(mean).div_(std)  # a new tensor: the input is left alone
         return out if dtype == torch.float32 else out.to(dtype)
 
     def __getstate__(self) -> dict:
@@ -154,11 +131,6 @@ class Chain:
 
 # -- the transforms the notebooks use -------------------------------------------------------
 
-def eval_resize(image_size: int, crop_ratio: float = EVAL_CROP_RATIO) -> EvalResize:
-    """uint8 eval transform (no normalisation): pair with `to_device` or `Normalize`."""
-    return EvalResize(image_size, crop_ratio)
-
-
 def train_augment(image_size: int, augment: bool = True) -> Chain:
     """uint8 train transform (no normalisation): RandomResizedCrop + flip (+ TrivialAugmentWide, on PIL)."""
     return Chain(RandomResizedCropFlip(image_size), TrivialAugmentPil() if augment else None)
@@ -167,8 +139,3 @@ def train_augment(image_size: int, augment: bool = True) -> Chain:
 def train_transform(image_size: int, mean: Sequence[float], std: Sequence[float], augment: bool = True):
     """RandomResizedCrop + flip + TrivialAugment on uint8, then normalise."""
     return Chain(*train_augment(image_size, augment).steps, Normalize(mean, std))
-
-
-def eval_transform(image_size: int, mean: Sequence[float], std: Sequence[float], crop_ratio: float = EVAL_CROP_RATIO):
-    """Resize the short side to image_size / crop_ratio, centre-crop, normalise."""
-    return Chain(EvalResize(image_size, crop_ratio), Normalize(mean, std))

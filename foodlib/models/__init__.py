@@ -3,7 +3,9 @@
     models.available()                          -> ["vit", "swin", "clip"]
     models.load(name, params, classes)          -> (model, Preprocess): the starting point
     models.load_final(name, params, classes)    -> (model, Preprocess): the model 05-07 analyse
+    models.load_base(name, params)              -> (model, Preprocess): the pretrained backbone, no head
 
+Every function takes the model's registry name first, then the parameters.
 Whatever the source (`model_source`: hub, tiny, random), weights and their
 preprocessing travel together. Which notebook writes a model's predictions,
 its colour in figures and its report section come from its `ModelSpec` in
@@ -25,19 +27,16 @@ from foodlib.registry import (REGISTRY, ClipZeroShot, HFClassifier, ModelSpec, a
 __all__ = [  # the registry's names, then loading
     "REGISTRY", "ModelSpec", "HFClassifier", "ClipZeroShot", "available", "spec", "trainable", "artifact_name",
     "artifact_names", "producer", "colour",
-    "Preprocess", "source", "load", "load_final", "load_finetuned", "load_published", "load_base", "checkpoint_dir", "best_dir",
-    "count_parameters",
+    "Preprocess", "source", "load", "load_final", "load_finetuned", "load_published", "load_base", "checkpoint_dir",
+    "best_dir", "count_parameters",
 ]
 
 
-# -- loading --------------------------------------------------------------------------------
-
-def source(params: Params, model_name: str) -> str:
+def source(model_name: str, params: Params) -> str:
     """Where the starting weights come from: a hub id, a released CLIP name, or a local path."""
-    s = spec(model_name)
-    if isinstance(s.family, ClipZeroShot):
+    if isinstance(spec(model_name).family, ClipZeroShot):
         return clipmodels.source(params)
-    return hf.source(params, model_name, s.family)
+    return hf.source(model_name, params)
 
 
 def load(model_name: str, params: Params, classes: Sequence[str], device: str = "cpu",
@@ -47,26 +46,26 @@ def load(model_name: str, params: Params, classes: Sequence[str], device: str = 
     `attn_implementation`: None, fused attention (Swin V2's through `models.swin_sdpa`), what training and
     scoring use; "eager" for a model whose attention weights are read.
     """
-    s = spec(model_name)
-    if isinstance(s.family, ClipZeroShot):
+    if isinstance(spec(model_name).family, ClipZeroShot):
         return clipmodels.load(params, device)
-    return hf.load(s.family, model_name, params, classes, device, attn_implementation)
+    return hf.load(model_name, params, classes, device, attn_implementation)
 
 
-def checkpoint_dir(params: Params, model_name: str, variant: str = "finetune") -> Path:
+def checkpoint_dir(model_name: str, params: Params, variant: str = "finetune") -> Path:
     """Folder of one training run's checkpoints (`best/`, `last/`): outside git, under the cache."""
     return params.cache_dir / "checkpoints" / artifact_name(model_name, variant)
 
 
-def best_dir(params: Params, model_name: str, variant: str = "finetune") -> Path:
-    return artifacts.settled(checkpoint_dir(params, model_name, variant) / "best")
+def best_dir(model_name: str, params: Params, variant: str = "finetune") -> Path:
+    """The `best/` checkpoint of a training run (its `.old` copy after a crash between two renames)."""
+    return artifacts.settled(checkpoint_dir(model_name, params, variant) / "best")
 
 
-def load_finetuned(params: Params, model_name: str, classes: Sequence[str], device: str = "cpu",
+def load_finetuned(model_name: str, params: Params, classes: Sequence[str], device: str = "cpu",
                    attn_implementation: str | None = None, variant: str = "finetune"):
     """The best checkpoint notebook 02 (vit) or 03 (swin) kept, and its Preprocess."""
     name = artifact_name(model_name, variant)
-    folder = best_dir(params, model_name, variant)
+    folder = best_dir(model_name, params, variant)
     artifacts.require(folder / "config.json", producer(name))
     try:
         return hf.load_checkpoint(folder, classes, device, attn_implementation)
@@ -81,26 +80,24 @@ def load_published(model_name: str, path_or_id: str, classes: Sequence[str], dev
     Labels are matched by name (case, '_', '-' and spacing ignored); a checkpoint
     whose names differ is refused, naming the first class it lacks.
     """
-    s = spec(model_name)
-    if not s.trainable:
+    if not spec(model_name).trainable:
         raise ValueError(f"{model_name!r} is not fine-tuned: there is no fine-tune to stand in for")
-    return hf.load_published(s.family, path_or_id, classes, device)
+    return hf.load_published(model_name, path_or_id, classes, device)
 
 
 def load_final(model_name: str, params: Params, classes: Sequence[str], device: str = "cpu",
                attn_implementation: str | None = None):
     """The model whose predictions notebook 05 compares: the fine-tuned checkpoint, or CLIP itself."""
     if spec(model_name).trainable:
-        return load_finetuned(params, model_name, classes, device, attn_implementation)
+        return load_finetuned(model_name, params, classes, device, attn_implementation)
     return load(model_name, params, classes, device, attn_implementation)
 
 
-def load_base(params: Params, model_name: str, device: str = "cpu", attn_implementation: str | None = None):
-    """The pretrained backbone as published (no new head): the 'before fine-tuning' model."""
-    s = spec(model_name)
-    if not s.trainable:
+def load_base(model_name: str, params: Params, device: str = "cpu", attn_implementation: str | None = None):
+    """(model, Preprocess): the pretrained backbone as published (no new head), the 'before fine-tuning' model."""
+    if not spec(model_name).trainable:
         raise ValueError(f"{model_name!r} is not fine-tuned: load it with models.load")
-    return hf.load_base(s.family, model_name, params, device, attn_implementation)
+    return hf.load_base(model_name, params, device, attn_implementation)
 
 
 def count_parameters(model) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from foodlib import artifacts, registry
+from foodlib.models.common import import_clip, quiet_loading
 
 MARKER = "random.json"  # inside a Hugging Face folder; beside a CLIP file it is `<file stem>.json`
 
@@ -140,8 +141,6 @@ def build_random(name: str, folder: str | Path, seed: int = 0) -> Path:
     """
     import transformers
 
-    from foodlib.models.hf import quiet_loading
-
     config = hf_config(name)
     model_class = getattr(transformers, registry.spec(name).family.model_class)
     with torch.random.fork_rng(devices=[]):
@@ -166,8 +165,6 @@ def build_random_clip(name: str, path: str | Path, seed: int = 0) -> Path:
     everywhere. The marker is removed first and written last, so a crash in
     between leaves a build that is not current.
     """
-    from foodlib.models.clipmodels import import_clip
-
     clip = import_clip()
     dims = clip_dims(name)
     path = Path(path)

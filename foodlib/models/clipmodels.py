@@ -1,4 +1,4 @@
-"""CLIP through the `clip` package: sources, loading, and the text side's class names.
+"""CLIP through the `clip` package: where its weights come from, and loading them.
 
 `clip_model` names a released CLIP (ViT-B/32, ...) or a local checkpoint file.
 Whatever the source, the model comes from `clip.load(name_or_path)` with the
@@ -11,34 +11,12 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Sequence
 
 from foodlib import config
 from foodlib.config import Params
+from foodlib.models import archs, tinyclip
+from foodlib.models.common import import_clip
 from foodlib.models.preprocess import Preprocess
-
-# OpenAI CLIP's normalisation (clip.clip._transform): what the tiny CLIP is trained with.
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-def import_clip():
-    """The `clip` module, without its pkg_resources deprecation warning (clip-anytorch imports it)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-        import clip
-    return clip
-
-
-def class_texts(classes: Sequence[str]) -> list[str]:
-    """Readable class names in the dataset's order: 'apple_pie' -> 'apple pie'."""
-    return [c.replace("_", " ") for c in classes]
-
-
-def tiny_preprocess(n_px: int) -> Preprocess:
-    """What clip.load returns for an n_px model: bicubic short side to n_px, centre crop, CLIP's mean/std."""
-    return Preprocess(n_px, CLIP_MEAN, CLIP_STD, "bicubic", 1.0)
-
 
 def resolve_checkpoint(name: str) -> str:
     """What clip.load gets for `name`: a released model name, or an existing local file."""
@@ -61,13 +39,9 @@ def source(params: Params) -> str:
     weights; otherwise the released weights or a local checkpoint file.
     """
     if params.clip_model == "tiny":
-        from foodlib.models import tinyclip
-
         return str(tinyclip.ensure(params))
     name = resolve_checkpoint(params.clip_model)
     if params.model_source == "random" and name == params.clip_model:  # a released name, not a file
-        from foodlib.models import archs
-
         path = params.cache_dir / "models" / "random" / f"clip_{name.replace('/', '-')}.pt"
         if not archs.is_current(path, name, params.seed):
             archs.build_random_clip(name, path, seed=params.seed)

@@ -13,18 +13,18 @@ has none for Swin V2, `foodlib.models.swin_sdpa` installed on the loaded model.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 
-from foodlib import artifacts
+from foodlib import artifacts, registry
 from foodlib.config import Params
-from foodlib.models import swin_sdpa
+from foodlib.models import archs, swin_sdpa
+from foodlib.models.common import quiet_loading
 from foodlib.models.preprocess import Preprocess
 from foodlib.registry import HFClassifier
 
@@ -36,19 +36,27 @@ def _model_class(family: HFClassifier) -> type:
     return getattr(transformers, family.model_class)
 
 
-def local_dir(params: Params, name: str) -> Path:
+def local_dir(name: str, params: Params) -> Path:
     """Folder of a locally built stand-in (`tiny` or `random` source)."""
     return params.cache_dir / "models" / params.model_source / name
 
 
+def tiny_processor(name: str, config) -> dict:
+    """The tiny stand-in's image processor: the published checkpoint's (`archs.PROCESSORS`: resampling, mean,
+    std, resize straight to a square) at the tiny model's input size."""
+    return {**archs.PROCESSORS[name], "size": {"height": config.image_size, "width": config.image_size}}
+
+
 def _marker(name: str, seed: int, config) -> dict:
-    return json.loads(json.dumps({"model_name": name, "seed": seed, "config": config.to_dict()}))
+    return json.loads(json.dumps({"model_name": name, "seed": seed, "config": config.to_dict(),
+                                  "processor": tiny_processor(name, config)}))
 
 
-def build_tiny(family: HFClassifier, name: str, folder: str | Path, seed: int = 0) -> Path:
+def build_tiny(name: str, folder: str | Path, seed: int = 0) -> Path:
     """Save the tiny stand-in (config, safetensors weights, processor config) to `folder`, atomically."""
     from transformers import ViTImageProcessor
 
+    family = _family(name)
     config = family.tiny_config()
     marker = _marker(name, seed, config)  # before building: saving fills in config fields (architectures, dtype)
     with torch.random.fork_rng(devices=[]):
@@ -59,60 +67,46 @@ def build_tiny(family: HFClassifier, name: str, folder: str | Path, seed: int = 
     shutil.rmtree(tmp, ignore_errors=True)
     with quiet_loading():
         model.save_pretrained(tmp)
-    size = {"height": config.image_size, "width": config.image_size}
-    ViTImageProcessor(size=size, image_mean=list(family.tiny_mean), image_std=list(family.tiny_std)).save_pretrained(tmp)
+    ViTImageProcessor(**tiny_processor(name, config)).save_pretrained(tmp)
     (tmp / "tiny.json").write_text(json.dumps(marker))  # written last: marks it complete
     artifacts.swap_in(tmp, folder)
     return folder
 
 
-def source(params: Params, name: str, family: HFClassifier) -> str:
+def _family(name: str) -> HFClassifier:
+    family = registry.spec(name).family
+    if not isinstance(family, HFClassifier):
+        raise ValueError(f"{name!r} is not a Hugging Face classifier of the registry")
+    return family
+
+
+def source(name: str, params: Params) -> str:
     """What `from_pretrained` is given: the hub id, or a local folder (built once, then reused)."""
+    family = _family(name)
     if params.model_source == "hub":
         return family.hub_id
-    folder = local_dir(params, name)
+    folder = local_dir(name, params)
     if params.model_source == "random":
-        from foodlib.models import archs
-
         if not archs.is_current(folder, name, params.seed):
             archs.build_random(name, folder, seed=params.seed)
         return str(folder)
     marker = folder / "tiny.json"
     if not (marker.exists() and json.loads(marker.read_text()) == _marker(name, params.seed, family.tiny_config())):
-        build_tiny(family, name, folder, seed=params.seed)
+        build_tiny(name, folder, seed=params.seed)
     return str(folder)
 
 
-_RESAMPLE = {2: "bilinear", 3: "bicubic"}  # PIL.Image.Resampling values in processor configs
-
-
 def preprocess_from(path_or_id: str, config) -> Preprocess:
-    """Preprocess from a checkpoint: its config's image size, its processor config's mean, std and resampling."""
+    """The checkpoint's own eval protocol: what its saved image processor does (resize rule, crop, resampling,
+    rescale, mean and std), checked against the input size its config expects."""
     from transformers import AutoImageProcessor
 
-    processor = AutoImageProcessor.from_pretrained(path_or_id)
+    preprocess = Preprocess.from_processor(AutoImageProcessor.from_pretrained(path_or_id))
     size = config.image_size if isinstance(config.image_size, int) else config.image_size[0]
-    resample = _RESAMPLE.get(int(getattr(processor, "resample", 2) or 2), "bilinear")  # PIL codes
-    return Preprocess(int(size), tuple(map(float, processor.image_mean)), tuple(map(float, processor.image_std)),
-                      resample)
-
-
-
-@contextlib.contextmanager
-def quiet_loading() -> Iterator[None]:
-    """No 'Loading weights' bars and no load report table: papermill logs would show them raw."""
-    from transformers.utils import logging as hf_logging
-
-    was_bar, was_level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(was_level)
-        if was_bar:
-            hf_logging.enable_progress_bar()
-
+    if preprocess.image_size != int(size):
+        raise ValueError(f"{path_or_id}: its image processor makes {preprocess.image_size}-px inputs, its model "
+                         f"config expects {size} px")
+    return preprocess
 
 def _label_maps(classes: Sequence[str]) -> dict:
     id2label = {i: str(c) for i, c in enumerate(classes)}
@@ -133,12 +127,13 @@ def _attn(attn_implementation: str | None) -> dict:
 
 # -- loaders --------------------------------------------------------------------------------
 
-def load(family: HFClassifier, name: str, params: Params, classes: Sequence[str], device: str = "cpu",
+def load(name: str, params: Params, classes: Sequence[str], device: str = "cpu",
          attn_implementation: str | None = None):
     """The pretrained starting point with a new head of len(classes) outputs, and its Preprocess."""
     from transformers import AutoModelForImageClassification
 
-    src = source(params, name, family)
+    family = _family(name)
+    src = source(name, params)
     with quiet_loading(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(params.seed)  # the new head's initial weights depend on the seed only
         # ignore_mismatched_sizes: Swin's 1000-class ImageNet head is replaced by one sized from `classes`
@@ -179,14 +174,14 @@ def load_checkpoint(folder: str | Path, classes: Sequence[str], device: str = "c
     return _to_device(model, device, attn_implementation).eval(), preprocess_from(str(folder), model.config)
 
 
-def load_base(family: HFClassifier, name: str, params: Params, device: str = "cpu",
-              attn_implementation: str | None = None):
-    """The pretrained backbone as published (no new head): the 'before fine-tuning' model."""
+def load_base(name: str, params: Params, device: str = "cpu", attn_implementation: str | None = None):
+    """The pretrained backbone as published (no new head), the 'before fine-tuning' model, and its Preprocess."""
     from transformers import AutoModel
 
+    src = source(name, params)
     with quiet_loading():
-        model = AutoModel.from_pretrained(source(params, name, family), **_attn(attn_implementation))
-    return _to_device(model, device, attn_implementation).eval()
+        model = AutoModel.from_pretrained(src, **_attn(attn_implementation))
+    return _to_device(model, device, attn_implementation).eval(), preprocess_from(src, model.config)
 
 
 # -- a published fine-tune standing in for training ----------------------------------------
@@ -215,10 +210,11 @@ def class_order(saved: Sequence[str], classes: Sequence[str]) -> list[int]:
     return [index[label_key(c)] for c in classes]
 
 
-def load_published(family: HFClassifier, path_or_id: str, classes: Sequence[str], device: str = "cpu"):
+def load_published(name: str, path_or_id: str, classes: Sequence[str], device: str = "cpu"):
     """A fine-tuned classifier (hub id or local folder) with its head reordered to `classes`' order."""
     from transformers import AutoModelForImageClassification
 
+    family = _family(name)
     local = Path(path_or_id).expanduser()
     src = str(local) if local.is_dir() else path_or_id
     with quiet_loading():

@@ -25,9 +25,10 @@ import torch.nn.functional as F
 
 from foodlib import artifacts, config, runtime
 from foodlib.config import Params
-from foodlib.data.loader import decode_rgb
+from foodlib.data.loader import decode_source
 from foodlib.data.prepare import Prepared, load_prepared
-from foodlib.models.clipmodels import class_texts, import_clip, tiny_preprocess
+from foodlib.models.common import CAPTIONS, CLIP_MEAN, CLIP_STD, class_texts, import_clip
+from foodlib.models.preprocess import Preprocess
 
 # clip.model.build_model infers heads as width // 64, so widths are multiples of 64.
 # Image 64 px / patch 8 px -> an 8x8 grid + 1 class token = 65 positions.
@@ -48,25 +49,6 @@ ARCH: dict[str, int] = {
 # learn fastest per pair here (batches of 32 or 64 need 2-4x the pairs for the same accuracy);
 # longer training adds little (450 steps scored as 300 on validation).
 TRAIN: dict[str, Any] = {"steps": 300, "batch_size": 16, "lr": 2e-3, "weight_decay": 0.05, "warmup": 20}
-# Varied captions, including every zero-shot template of foodlib.zeroshot.
-CAPTIONS = [
-    "{}",
-    "{}.",
-    "a photo of {}.",
-    "a photo of {}, a type of food.",
-    "a close-up photo of {}.",
-    "a photo of a plate of {}.",
-    "a photo of a serving of {}.",
-    "a cropped photo of {}.",
-    "a good photo of {}.",
-    "a bright photo of {}.",
-    "a dark photo of {}.",
-    "food: {}.",
-    "a picture of {}.",
-    "a blurry photo of {}.",
-    "a plate of {} on a table.",
-    "this is {}.",
-]
 MODEL_FILE = "tiny_clip.pt"
 
 
@@ -88,11 +70,16 @@ def clip_loss(image_feats: torch.Tensor, text_feats: torch.Tensor, logit_scale: 
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
 
 
+def tiny_preprocess(n_px: int) -> Preprocess:
+    """What clip.load returns for an n_px model: PIL bicubic short side to n_px, centre crop, CLIP's mean/std."""
+    return Preprocess(n_px, CLIP_MEAN, CLIP_STD, "bicubic", "short_side", 1.0, "pil")
+
+
 def training_images(prepared: Prepared, n_px: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, 3, n_px, n_px) normalised float images and (N,) labels of the TRAIN split only."""
     rows = prepared.split("train")
     transform = tiny_preprocess(n_px).eval()
-    images = torch.stack([transform(decode_rgb(prepared.path(p))) for p in rows["path"]])
+    images = torch.stack([transform(decode_source(prepared.path(p))) for p in rows["path"]])  # the prepared copies
     return images, torch.tensor(rows["label"].to_numpy(), dtype=torch.long)
 
 

@@ -1,15 +1,47 @@
-"""Fine-tuning and linear probing (notebooks 02 and 03): `train.fit(params, model_name, prepared, variant)`.
+"""Notebooks 02 and 03: fine-tuning and linear probing, then scoring the test split.
 
+    result = train.fit("vit", params, prepared, "finetune", device=device)
+    metrics = train.write_results(result, params, prepared, device)
+
+  session      what a run starts from (`Session`) and the result it ends with (`TrainResult`)
+  loop         `Trainer`: the loop, validation, best/last checkpoints, early stopping (one process)
+  distributed  the same over `num_processes` processes (DDP, launched from the notebook kernel)
   schedule     what a run does: epochs, learning rate, warm-up and decay (`Plan`)
   sampling     seeded data order and augmentation, so a resumed run replays exactly
-  loop         `fit`: the loop, validation, best/last checkpoints, early stopping
   checkpoints  safetensors checkpoints and the state a resumed run continues from
-  result       `TrainResult`, what `fit` returns
-  distributed  `fit` data-parallel over `num_processes` processes (launched from the notebook kernel)
+  scoring      `predict` over a split; `write_results`: predictions, metrics, history, curves
+  plots        the training-curve figure
 """
-from foodlib.train.loop import fit
+from __future__ import annotations
+
+from foodlib import registry
+from foodlib.config import Params
+from foodlib.data.prepare import Prepared
+from foodlib.train import distributed, loop, plots, scoring, session
 from foodlib.train.result import TrainResult
 from foodlib.train.sampling import EpochOrder, EpochSeeded, mix
 from foodlib.train.schedule import Plan, make_plan
+from foodlib.train.scoring import metrics_table, predict, write_results
 
-__all__ = ["fit", "TrainResult", "Plan", "make_plan", "EpochOrder", "EpochSeeded", "mix"]
+__all__ = ["fit", "write_results", "metrics_table", "predict", "TrainResult", "Plan", "make_plan", "EpochOrder",
+           "EpochSeeded", "mix", "plots"]
+
+
+def fit(model_name: str, params: Params, prepared: Prepared, variant: str = "finetune", *, device: str,
+        progress: bool = True) -> TrainResult | None:
+    """Train (or resume, or reuse a finished run of) `model_name` on the prepared data, on `device`.
+
+    The path is chosen here: with a published fine-tune (`<model_name>_finetuned`) the fine-tune is that
+    checkpoint, evaluated instead of trained, and the linear probe is skipped (None); with
+    `num_processes > 1`, data-parallel processes train it; otherwise this process does.
+    """
+    published = params.finetuned(model_name)
+    if published:
+        if variant != "finetune":
+            print(f"{registry.artifact_name(model_name, variant)}: skipped: {model_name}_finetuned={published!r} "
+                  "stands in for training")
+            return None
+        return session.from_published(model_name, params, prepared, published, device)
+    if params.num_processes > 1:  # the kernel launches the processes, then loads what they saved
+        return distributed.fit(model_name, params, prepared, variant, device, progress)
+    return loop.fit(model_name, params, prepared, variant, device, progress)

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 
 from foodlib import artifacts, config
 from foodlib.config import Params
-from foodlib.models.hf import quiet_loading
+from foodlib.models.common import quiet_loading
 from foodlib.train.schedule import Plan
 
 

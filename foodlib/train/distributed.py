@@ -12,7 +12,7 @@ processes), the global data order (`EpochOrder`, sharded per global batch, so `s
 any number of processes), the learning-rate schedule (one step per global batch), mixed precision (the loop's
 own autocast and GradScaler, not accelerate's) and the loss: the mean over the global batch's images.
 Validation is split over the processes and gathered back in dataset order, the padding removed; the test split
-is scored afterwards in the kernel by `scoring.report`, one process, each image once.
+is scored afterwards in the kernel by `train.write_results`, one process, each image once.
 """
 from __future__ import annotations
 
@@ -28,55 +28,56 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from safetensors.torch import load_model
 from torch.utils.data import Dataset, Subset
 
-from foodlib import artifacts, compiling, config, runtime, scoring
+from foodlib import runtime
 from foodlib.config import ParameterError, Params
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
-from foodlib.train import checkpoints, loop
+from foodlib.train import checkpoints, loop, scoring
 from foodlib.train.result import TrainResult
 from foodlib.train.sampling import EpochOrder, EpochSeeded, mix
+from foodlib.train.session import already_trained, finish, open_session
 
 IGNORE = -100  # label of a padding image in a short last batch: F.cross_entropy's default ignore_index
 
 
 def check(params: Params, device: str) -> None:
-    """Refuse a split the machine or the batch cannot take: a clear error before any process starts."""
+    """Refuse more processes than the machine has devices for: a clear error before any process starts.
+
+    (`config.resolve` has already refused a batch that does not split evenly over the processes.)
+    """
     n = params.num_processes
     if device == "cuda":
         available, what = torch.cuda.device_count(), "GPUs (torch.cuda.device_count())"
     else:  # one process per core: more would only time-slice the same cores
-        available, what = os.cpu_count() or 1, "CPU cores (os.cpu_count())"
+        available, what = runtime.cpu_cores(), "CPU cores available to this process"
     if n > available:
         raise ParameterError(f"num_processes {n} is more than the {available} {what} on this machine; "
                              f"use num_processes <= {available}")
-    if n < 1 or params.batch_size % n:
-        raise ParameterError(f"batch_size {params.batch_size} must split evenly over num_processes {n} (>= 1): "
-                             "each process takes batch_size / num_processes images")
 
 
-def fit(params: Params, model_name: str, prepared: Prepared, variant: str, progress: bool) -> TrainResult:
+def fit(model_name: str, params: Params, prepared: Prepared, variant: str, device: str,
+        progress: bool) -> TrainResult:
     """Train in `params.num_processes` processes, then return the result as `loop.fit` does with one."""
-    device = runtime.resolve_device(params.device)
     check(params, device)
-    run = loop.session(params, model_name, prepared, variant, device="cpu")  # model cached, stale state cleared
-    if not run.state["finished"]:
-        _launch(params, model_name, prepared, variant, progress, device)
-        run.state = json.loads((artifacts.settled(run.ckpt / "last") / "state.json").read_text())
+    # In the kernel, on the CPU: the model is built or downloaded once, and stale checkpoints are cleared.
+    session = open_session(model_name, params, prepared, variant, "cpu")
+    if not session.state["finished"]:
+        _launch(model_name, params, prepared, variant, progress, device)
+        session.state = json.loads((session.last / "state.json").read_text())
     elif progress:
-        print(f"{run.name}: already trained with these settings ({config.shown(run.ckpt)}); delete that folder to "
-              "train again")
-    weights = artifacts.settled(run.ckpt / "last") / "model.safetensors"
-    if run.state["best_epoch"] is None and weights.exists():  # stopped (max_steps) before a first validation
-        from safetensors.torch import load_model
-        load_model(run.model, str(weights))
-    run.model.to(device)
-    run.device = device
-    return loop.finish(params, model_name, prepared, variant, run)
+        already_trained(session)
+    weights = session.last / "model.safetensors"
+    if session.state["best_epoch"] is None and weights.exists():  # stopped (max_steps) before a first validation
+        load_model(session.model, str(weights))
+    session.model.to(device)
+    session.device = device
+    return finish(session, prepared)
 
 
-def _launch(params: Params, model_name: str, prepared: Prepared, variant: str, progress: bool, device: str) -> None:
+def _launch(model_name: str, params: Params, prepared: Prepared, variant: str, progress: bool, device: str) -> None:
     import torch.multiprocessing as mp
 
     n = params.num_processes
@@ -85,16 +86,16 @@ def _launch(params: Params, model_name: str, prepared: Prepared, variant: str, p
     env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": str(n),
            "GLOO_SOCKET_IFNAME": os.environ.get("GLOO_SOCKET_IFNAME", "lo"),  # as accelerate's debug_launcher
            # the cores shared by the processes, not oversubscribed (accelerate warns when it is unset)
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n)))}
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(max(1, runtime.cpu_cores() // n)))}
     with _environment(env):
         try:
-            mp.start_processes(_worker, args=(params, model_name, prepared, variant, progress, device), nprocs=n,
+            mp.start_processes(_worker, args=(model_name, params, prepared, variant, progress, device), nprocs=n,
                                start_method="spawn")
         except mp.ProcessRaisedException as exc:
             raise RuntimeError(f"data-parallel training failed in one of its {n} processes:\n{exc}") from None
 
 
-def _worker(rank: int, params: Params, model_name: str, prepared: Prepared, variant: str, progress: bool,
+def _worker(rank: int, model_name: str, params: Params, prepared: Prepared, variant: str, progress: bool,
             device: str) -> None:
     """One process of the run (`rank` 0 is the main one: it saves, logs and prints)."""
     from accelerate import Accelerator
@@ -113,13 +114,13 @@ def _worker(rank: int, params: Params, model_name: str, prepared: Prepared, vari
                       kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)])
     if params.num_workers < 0:  # "one per core" shared by the processes
         params = dataclasses.replace(params, num_workers=runtime.num_workers(-1) // n)
-    run = loop.session(params, model_name, prepared, variant, device=device)
-    if run.state["global_step"]:
-        checkpoints.load_last(run.last, run.model, run.optimizer, device)
+    session = open_session(model_name, params, prepared, variant, device)
+    if session.state["global_step"]:
+        checkpoints.load_last(session.last, session.model, session.optimizer, device)
         if acc.is_main_process:
-            print(f"{run.name}: resuming from step {run.state['global_step']} (epoch {run.state['epoch'] + 1})")
-    _DistRun(acc, params, run.name, run.model, run.optimizer, run.plan, run.state, device, run.amp_dtype,
-             run.ckpt, run.preprocess, model_name).train(run.train_set, run.val_set, progress and acc.is_main_process)
+            print(f"{session.name}: resuming from step {session.state['global_step']} "
+                  f"(epoch {session.state['epoch'] + 1})")
+    DistributedTrainer(acc, session).train(progress and acc.is_main_process)
     acc.wait_for_everyone()
     acc.end_training()
 
@@ -173,20 +174,22 @@ class _NoWriter:
         pass
 
 
-class _DistRun(loop._Run):
-    """`loop._Run` in one of several processes: DDP forward/backward, sharded data, gathered validation."""
+class DistributedTrainer(loop.Trainer):
+    """`loop.Trainer` in one of several processes: DDP forward/backward, sharded data, gathered validation."""
 
-    def __init__(self, accelerator, params: Params, *args):
-        super().__init__(params, *args)
+    def __init__(self, accelerator, session):
         self.acc, self.main = accelerator, accelerator.is_main_process
         self.rank, self.world = accelerator.process_index, accelerator.num_processes
-        # self.model stays the plain model (what is saved); self.forward runs it through DDP (gradients averaged
-        # over the processes in backward), compiled as with one process.
+        self._n = 0
+        super().__init__(session)
+
+    def _forward(self, model):
+        """DDP around the plain model (gradients averaged over the processes in backward), compiled as with one
+        process; `self.model` stays the plain model, what is saved."""
         with warnings.catch_warnings():  # accelerate 1.15 passes broadcast_buffers, which torch now calls deprecated
             warnings.filterwarnings("ignore", "`broadcast_buffers` is deprecated", FutureWarning)
-            ddp = accelerator.prepare_model(self.model)
-        self.forward = compiling.maybe_compile(ddp, compiling.enabled(params.compile, params.profile, self.device))
-        self._n = 0
+            ddp = self.acc.prepare_model(model)
+        return super()._forward(ddp)
 
     def _writer(self):
         return super()._writer() if self.main else _NoWriter()
@@ -197,27 +200,18 @@ class _DistRun(loop._Run):
                                          shuffle=False, sampler=order, num_workers=self.p.num_workers,
                                          device=self.device)
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        step = self.state["global_step"]
-        for group in self.opt.param_groups:
-            group["lr"] = self.plan.lr_at(step, self.p.warmup_ratio)
-        torch.manual_seed(mix(self.p.seed, step, 7, self.rank))  # dropout draws: per step and process
-        with runtime.autocast(self.device, self.amp_dtype):
-            logits = self.forward(pixel_values=x).logits
+    def _step_seed(self, step: int) -> int:
+        return mix(self.p.seed, step, 7, self.rank)  # dropout draws: per step and process
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The global batch's mean loss: summed here, reduced over the processes (padding ignored)."""
         loss_sum = F.cross_entropy(logits.float(), y, ignore_index=IGNORE, label_smoothing=self.p.label_smoothing,
                                    reduction="sum")
         totals = torch.stack([loss_sum.detach(), (y != IGNORE).sum().float()])
         dist.all_reduce(totals)  # (sum of losses, images) over the global batch
         self._n = int(totals[1].item())
         # DDP averages gradients over the processes: x world / images makes them those of the global mean loss.
-        loss = loss_sum * (self.world / totals[1])
-        self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.unscale_(self.opt)
-        torch.nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], loop.MAX_GRAD_NORM)
-        self.scaler.step(self.opt)
-        self.scaler.update()
-        return totals[0] / totals[1]
+        return loss_sum * (self.world / totals[1]), totals[0] / totals[1]
 
     def _images(self, y: torch.Tensor) -> int:
         return self._n

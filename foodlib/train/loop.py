@@ -5,28 +5,29 @@ uninterrupted run (tested on CPU), which needs control over every random draw
 (`foodlib.train.sampling`), and the smoke profile trains on two CPU cores where
 the Trainer's overhead matters.
 
+`Trainer(session).train(progress)` runs one process; `foodlib.train.distributed`
+subclasses it for several, overriding only what differs (the data order, the loss
+summed over the processes, the validation gather, who saves).
+
 Checkpoints (`foodlib.train.checkpoints`) live in `models.checkpoint_dir(...)`: `best/` holds the
 weights with the best validation top-1, `last/` what a resumed run continues from; `last/` is
 written at each epoch end, every SAVE_EVERY_S seconds and when `max_steps` stops the run.
 """
 from __future__ import annotations
 
-import shutil
 import time
-from types import SimpleNamespace
 
-import pandas as pd
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from foodlib import artifacts, compiling, config, metrics, models, runtime, scoring
-from foodlib.config import Params
-from foodlib.data import evalcache, loader
+from foodlib import compiling, metrics, models, runtime
+from foodlib.data import loader
 from foodlib.data.prepare import Prepared
-from foodlib.train import checkpoints
+from foodlib.train import checkpoints, scoring
 from foodlib.train.result import TrainResult
 from foodlib.train.sampling import EpochOrder, EpochSeeded, mix
-from foodlib.train.schedule import Plan, make_plan
+from foodlib.train.session import Session, already_trained, finish, open_session
 
 SAVE_EVERY_S = 600  # a mid-epoch `last/` checkpoint at most this often: an interruption loses <= 10 min
 LOG_EVERY = 25  # steps between TensorBoard train-loss points (reading the loss syncs the GPU)
@@ -35,121 +36,48 @@ LOG_EVERY = 25  # steps between TensorBoard train-loss points (reading the loss 
 MAX_GRAD_NORM = 1.0
 
 
-def _freeze_for(model, model_name: str, variant: str) -> None:
-    """Linear probe: only the head learns."""
-    head = models.spec(model_name).family.head + "."
-    for name, p in model.named_parameters():
-        p.requires_grad = variant == "finetune" or name.startswith(head)
-
-
-def _optimizer(model, plan: Plan):
-    """AdamW; no weight decay on biases and norm weights (1-d tensors), as transformers.Trainer does."""
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in trainable if p.ndim >= 2], "weight_decay": plan.weight_decay},
-              {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=plan.lr)
-
-
-def fit(params: Params, model_name: str, prepared: Prepared, variant: str = "finetune",
-        progress: bool = True) -> TrainResult | None:
-    """Train (or resume, or reuse a finished run of) `model_name` on the prepared data.
-
-    With a published fine-tune (`<model_name>_finetuned`), the fine-tune is that
-    checkpoint, evaluated instead of trained, and the linear probe is skipped (None).
-    """
-    published = params.finetuned(model_name)
-    if published:
-        if variant != "finetune":
-            print(f"{models.artifact_name(model_name, variant)}: skipped: {model_name}_finetuned={published!r} "
-                  "stands in for training")
-            return None
-        return from_published(params, model_name, prepared, published)
-    if params.num_processes > 1:  # data-parallel in launched processes; the kernel loads what they saved
-        from foodlib.train import distributed
-
-        return distributed.fit(params, model_name, prepared, variant, progress)
-    run = session(params, model_name, prepared, variant)
-    if run.state["global_step"] and not run.state["finished"]:
-        checkpoints.load_last(run.last, run.model, run.optimizer, run.device)
-        print(f"{run.name}: resuming from step {run.state['global_step']} (epoch {run.state['epoch'] + 1})")
-    if not run.state["finished"]:
-        _Run(params, run.name, run.model, run.optimizer, run.plan, run.state, run.device, run.amp_dtype, run.ckpt,
-             run.preprocess, model_name).train(run.train_set, run.val_set, progress)
+def fit(model_name: str, params, prepared: Prepared, variant: str, device: str, progress: bool) -> TrainResult:
+    """Train `model_name` in this process (or resume, or reuse a finished run); the best epoch's result."""
+    session = open_session(model_name, params, prepared, variant, device)
+    state = session.state
+    if state["global_step"] and not state["finished"]:
+        checkpoints.load_last(session.last, session.model, session.optimizer, device)
+        print(f"{session.name}: resuming from step {state['global_step']} (epoch {state['epoch'] + 1})")
+    if not state["finished"]:
+        Trainer(session).train(progress)
     elif progress:
-        print(f"{run.name}: already trained with these settings ({config.shown(run.ckpt)}); delete that folder to "
-              "train again")
-    return finish(params, model_name, prepared, variant, run)
+        already_trained(session)
+    return finish(session, prepared)
 
 
-def session(params: Params, model_name: str, prepared: Prepared, variant: str, device: str | None = None):
-    """What a run starts from: model, data, plan, optimizer and the trainer state (resumed when it matches)."""
-    device = device or runtime.resolve_device(params.device)
-    amp_dtype = runtime.autocast_dtype(params.mixed_precision, device)
-    model, preprocess = models.load(model_name, params, prepared.classes, device=device)
-    _freeze_for(model, model_name, variant)
-    train_images = loader.CachedImages(prepared, "train", None)
-    plan = make_plan(params, variant, len(train_images))
-    train_images.transform = preprocess.train_uint8(augment=plan.augment)  # uint8 batches, normalised on the device
-    train_set = EpochSeeded(train_images, params.seed)
-    val_set = evalcache.for_run(params, prepared, "val", preprocess)
-    ckpt = models.checkpoint_dir(params, model_name, variant)
-    name = models.artifact_name(model_name, variant)
-    fingerprint = checkpoints.fingerprint(params, model_name, plan, list(prepared.classes), prepared.root)
-    state = checkpoints.resume_state(ckpt, fingerprint) or checkpoints.new_state(fingerprint)
-    optimizer = _optimizer(model, plan)
-    return SimpleNamespace(device=device, amp_dtype=amp_dtype, model=model, preprocess=preprocess, plan=plan,
-                           train_set=train_set, val_set=val_set, ckpt=ckpt, name=name, state=state,
-                           optimizer=optimizer, last=artifacts.settled(ckpt / "last"))
-
-
-def finish(params: Params, model_name: str, prepared: Prepared, variant: str, run) -> TrainResult:
-    """The result: the best epoch loaded as notebooks 06 and 07 load it (else the model as trained)."""
-    model, preprocess, state = run.model, run.preprocess, run.state
-    if state["best_epoch"] is not None:
-        model, preprocess = models.load_finetuned(params, model_name, prepared.classes, device=run.device,
-                                                  variant=variant)
-        _freeze_for(model, model_name, variant)  # so the trainable-parameter count describes this variant
-    model.eval()
-    return TrainResult(run.name, model_name, variant, model, preprocess, pd.DataFrame(state["history"]), state)
-
-
-def from_published(params: Params, model_name: str, prepared: Prepared, path_or_id: str) -> TrainResult:
-    """A published fine-tune as the result of training: saved as the best checkpoint that 06 and 07 load."""
-    device = runtime.resolve_device(params.device)
-    model, preprocess = models.load_published(model_name, path_or_id, prepared.classes, device)
-    ckpt = models.checkpoint_dir(params, model_name)
-    shutil.rmtree(ckpt, ignore_errors=True)  # a later run without it must not mistake this for its own training
-    checkpoints.save_best(ckpt / "best", model, path_or_id, params, epoch=None)
-    print(f"{model_name}: using the published fine-tune {config.shown(path_or_id)} (labels matched to the dataset's classes "
-          "by name); not trained here")
-    state = {**checkpoints.new_state({}), "finished": True, "stop_reason": "published fine-tune",
-             "published": path_or_id}
-    name = models.artifact_name(model_name)
-    return TrainResult(name, model_name, "finetune", model, preprocess, pd.DataFrame(), state)
-
-
-class _Run:
-    """One training session: the loop over epochs and steps, and its bookkeeping."""
+class Trainer:
+    """One training session in one process: the loop over epochs and steps, and its bookkeeping."""
 
     main = True  # the process that saves, logs and prints (several processes: `distributed` sets it per rank)
 
-    def __init__(self, params, name, model, optimizer, plan, state, device, amp_dtype, ckpt, preprocess,
-                 model_name):
-        self.p, self.name, self.model, self.opt, self.plan, self.state = params, name, model, optimizer, plan, state
-        self.device, self.amp_dtype, self.ckpt, self.model_name = device, amp_dtype, ckpt, model_name
-        self.source = models.source(params, model_name)
-        self.normalize = preprocess.normalize()  # uint8 batches -> model input, on the device
+    def __init__(self, session: Session):
+        s = self.session = session
+        self.p, self.name, self.model, self.opt, self.plan, self.state = (s.params, s.name, s.model, s.optimizer,
+                                                                          s.plan, s.state)
+        self.device, self.amp_dtype, self.ckpt, self.model_name = s.device, s.amp_dtype, s.ckpt, s.model_name
+        self.source = models.source(s.model_name, s.params)
+        self.normalize = s.preprocess.normalize()  # uint8 batches -> model input, on the device
         # self.model is what is saved; self.forward what computes (the model itself, or it compiled)
-        self.forward = compiling.maybe_compile(model, compiling.enabled(params.compile, params.profile, device))
+        self.forward = self._forward(s.model)
+        state = self.state
         state.setdefault("compile_s", 0.0)  # a state saved before compiling was an option
         state["compiled"] = state.get("compiled", False) or isinstance(self.forward, compiling.Compiled)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         if state["scaler"]:
             self.scaler.load_state_dict(state["scaler"])
 
-    def train(self, train_set: EpochSeeded, val_set, progress: bool) -> None:
-        s, plan = self.state, self.plan
-        order, batches = self._batches(train_set)
+    def _forward(self, model):
+        """What computes: the model itself, or it compiled (`compile`)."""
+        return compiling.maybe_compile(model, compiling.enabled(self.p.compile, self.p.profile, self.device))
+
+    def train(self, progress: bool) -> None:
+        s, plan, val_set = self.state, self.plan, self.session.val_set
+        order, batches = self._batches(self.session.train_set)
         writer = self._writer()
         if self.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
@@ -233,20 +161,29 @@ class _Run:
             self.state["train_images"] += images
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One optimiser step on the batch; returns the mean loss over its images (for the epoch's average)."""
         step = self.state["global_step"]
         for group in self.opt.param_groups:
             group["lr"] = self.plan.lr_at(step, self.p.warmup_ratio)
-        torch.manual_seed(mix(self.p.seed, step, 7))  # dropout / drop-path draws depend on the step only
+        torch.manual_seed(self._step_seed(step))  # dropout / drop-path draws depend on the step only
         with runtime.autocast(self.device, self.amp_dtype):
             logits = self.forward(pixel_values=x).logits
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=self.p.label_smoothing)
+        loss, mean_loss = self._loss(logits, y)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.opt)
         torch.nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], MAX_GRAD_NORM)
         self.scaler.step(self.opt)
         self.scaler.update()
-        return loss
+        return mean_loss
+
+    def _step_seed(self, step: int) -> int:
+        return mix(self.p.seed, step, 7)
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what backward differentiates, the batch's mean loss): here both the mean cross-entropy."""
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=self.p.label_smoothing)
+        return loss, loss
 
     def _validate(self, val_set, writer) -> None:
         """End of an epoch: validation, history row, best checkpoint, early stopping, last checkpoint."""
@@ -282,7 +219,7 @@ class _Run:
         if not s["finished"]:
             self._save_last()
 
-    def _predict(self, val_set):
+    def _predict(self, val_set) -> np.ndarray:
         """(N, C) validation logits in dataset order."""
         return scoring.predict(self.forward, val_set, batch_size=self.p.eval_batch_size, num_workers=self.p.num_workers,
                                device=self.device, amp_dtype=self.amp_dtype, normalize=self.normalize)

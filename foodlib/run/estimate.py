@@ -8,8 +8,7 @@ early stopping can end training sooner, and another CPU can be several times fas
 """
 from __future__ import annotations
 
-import os
-
+from foodlib import runtime
 from foodlib.config import Params
 
 # Seconds per image on the build machine: 2 cores (AMD EPYC, AVX2), fp32, torch 2.14.1, batch 8,
@@ -91,13 +90,6 @@ def _hours(seconds: float) -> str:
     return f"{hours:,.0f} h ({hours / 24:,.1f} days)" if hours >= 48 else f"{hours:,.1f} h"
 
 
-def _cpu_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def cpu_estimate(params: Params, cores: int | None = None) -> str | None:
     """A few lines estimating the run's wall time on this CPU, or None when there is nothing to warn of.
 
@@ -107,11 +99,9 @@ def cpu_estimate(params: Params, cores: int | None = None) -> str | None:
     if params.device == "cuda" or params.model_source == "tiny":
         return None
     if params.device == "auto":
-        from foodlib import runtime
-
         if runtime.resolve_device("auto") != "cpu":
             return None
-    cores = cores or _cpu_cores()
+    cores = cores or runtime.cpu_cores()
     stages = stage_seconds(params, cores)
     total = sum(stages.values())
     if total < REPORT_ABOVE_S:

@@ -1,4 +1,4 @@
-"""Run the notebook series with papermill: `python -m foodlib.runner --help`.
+"""Run the notebook series with papermill: `python -m foodlib.run.runner --help` (what run_all.sh calls).
 
 `run_all.sh` sets up the environment and then calls this. It runs the
 notebooks in order, writes executed copies to `results/<profile>/notebooks/`,
@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from foodlib import cli, config, footprint
+from foodlib import config, runtime
+from foodlib.run import cli, estimate, footprint, report
 
 SERIES = [
     "01_data_prep", "02_vit_finetune", "03_swin_finetune", "04_clip_zero_shot",
@@ -152,8 +153,6 @@ def _resolve(args: argparse.Namespace) -> tuple[config.Params, dict[str, Any]]:
     """The checked parameters and the -p overrides; refuses unknown names and wrong types now."""
     overrides = {k: parse_value(v) for k, v in args.param}
     params = config.resolve(args.profile, **overrides)
-    from foodlib import runtime
-
     if args.profile in runtime.OFFLINE_PROFILES:  # smoke, rehearsal: nothing is downloaded
         os.environ.update(OFFLINE_ENV)
     if args.profile != "smoke" and not args.skip_checks:
@@ -174,17 +173,17 @@ def main(argv: list[str] | None = None) -> int:
     if not notebooks:
         raise SystemExit("no notebook to run")
     print(f"profile {args.profile}: running {', '.join(n.stem for n in notebooks)}", flush=True)
-    from foodlib import estimate
-
     warning = estimate.cpu_estimate(params)  # a CPU at full scale: say how long before starting
     if warning:
         print(warning, flush=True)
     records = run(notebooks, {"profile": args.profile, **overrides}, params)
     print("\n" + footprint.format_table(records))
     print(f"timings: {params.run_dir / 'timings.json'}")
-    from foodlib import report
-
-    print(f"report: {report.build(params)}")
+    path = report.build(params)
+    print(f"report: {path}")
+    broken = report.missing_links(path)
+    if broken:  # a figure or table the report names but the run did not write
+        print(f"WARNING: {path.name} links to files that do not exist: {', '.join(broken)}", file=sys.stderr)
     return 0
 
 

@@ -21,7 +21,7 @@ from typing import Iterator
 
 import torch
 
-from foodlib.attention import _require_eager, hf_grid, with_residual
+from foodlib.attention.vit import hf_grid, require_eager, with_residual
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def block_attention_hooks(model) -> Iterator[list[torch.Tensor]]:
 
 def swin_attentions(model, pixel_values: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Every block's attention reassembled to (B, heads, N_stage, N_stage), and the logits."""
-    _require_eager(model)
+    require_eager(model)
     with torch.no_grad(), block_attention_hooks(model) as store:
         logits = model(pixel_values=pixel_values, output_attentions=True).logits
     geometry = block_geometry(model.config)

@@ -36,6 +36,10 @@ def _sections() -> tuple[Section, ...]:
     zero = [n for n in registry.available() if n not in tuned]
     tuned_names, zero_names = _names(tuned), _names(zero)
     return (
+        Section("How this run stands", "05_comparison",
+                "Each model's measured top-1 (95% Wilson interval) beside the published Food-101 figures named in the "
+                "registry, with their source and protocol, and a verdict.",
+                (r"published_comparison",)),
         Section("Data", "01_data_prep",
                 "Images per split and class, the files that were converted or left out, and a sample of every class.",
                 (r"data_counts", r"problem_files", r"data_samples", r"data_sizes", r"data_.*")),

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from foodlib.faithfulness import auc, resample
+from foodlib.attention.faithfulness import auc, resample
 
 MAP_CMAP = "inferno"  # perceptually uniform: equal steps in value read as equal steps in lightness
 MAP_LABEL = "map value, min-max scaled per map (0 = least, 1 = most)"

@@ -13,6 +13,21 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from foodlib import artifacts, models
+from foodlib.config import Params
+from foodlib.data.prepare import load_prepared
+
+
+def check_inputs(params: Params) -> list[str]:
+    """The dataset's classes, once 01-04 have run; fails at once naming the notebook to run first.
+
+    07 reads the fine-tuned checkpoints of 02 and 03 and the CLIP of 04: each model's predictions file
+    is the sign that its notebook finished.
+    """
+    for name in models.available():
+        artifacts.require(artifacts.prediction_path(name, params), name)
+    return load_prepared(params).classes
+
 
 def patch_embeddings(posemb: torch.Tensor, grid: tuple[int, int], has_class_token: bool) -> torch.Tensor:
     """(T, D) or (1, T, D) position embeddings -> (H*W, D) patch rows, class token dropped."""
@@ -95,17 +110,6 @@ def movement(before: torch.Tensor, after: torch.Tensor, grid: tuple[int, int], h
     rel = (a - b).norm(dim=-1) / b.norm(dim=-1).clamp_min(1e-12)
     rows, cols = np.divmod(np.arange(grid[0] * grid[1]), grid[1])
     return pd.DataFrame({"row": rows, "col": cols, "cosine_before_after": cos.numpy(), "relative_l2_change": rel.numpy()})
-
-
-def sinusoid_2d(grid: tuple[int, int], dim: int, temperature: float = 10000.0) -> torch.Tensor:
-    """(H*W, dim) fixed 2-D sin-cos embeddings (MAE / MoCo v3 style): half the channels encode y, half x."""
-    if dim % 4:
-        raise ValueError("dim must be a multiple of 4")
-    h, w = grid
-    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
-    omega = 1.0 / temperature ** (torch.arange(dim // 4, dtype=torch.float32) / (dim // 4))
-    oy, ox = y.reshape(-1, 1) * omega, x.reshape(-1, 1) * omega
-    return torch.cat([oy.sin(), oy.cos(), ox.sin(), ox.cos()], dim=1)
 
 
 # -- where each model keeps them ------------------------------------------------------------

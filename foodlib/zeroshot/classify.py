@@ -1,4 +1,4 @@
-"""CLIP zero-shot classification: embed prompts and images, score, report (notebook 04).
+"""CLIP zero-shot classification: embed prompts and images, score, write the results (notebook 04).
 
 Class names come from the dataset's own label list, in its order (underscores
 become spaces). Text features are computed once per class (all prompts of a
@@ -14,32 +14,19 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from foodlib import artifacts, compiling, metrics, models, runtime
+from foodlib import artifacts, compiling, metrics, models, registry, runtime
 from foodlib.config import Params
+from foodlib.data import evalcache, loader
 from foodlib.data.prepare import Prepared
-from foodlib.models.clipmodels import class_texts, import_clip
+from foodlib.models import tinyclip
+from foodlib.models.common import PROMPT_SETS, class_texts, import_clip
 
-__all__ = ["FOOD_TEMPLATE", "ENSEMBLE", "PUBLISHED_TOP1", "prompt_sets", "class_texts", "text_features",
-           "image_features", "zero_shot_probs", "score", "prompt_table", "report"]
-
-FOOD_TEMPLATE = "a photo of {}, a type of food."  # OpenAI's Food-101 prompt (CLIP repo, data/prompts.md)
-# Each template's embedding is normalised, averaged per class and renormalised.
-ENSEMBLE = [
-    FOOD_TEMPLATE,
-    "a photo of {}.",
-    "a close-up photo of {}.",
-    "a photo of a plate of {}.",
-    "a photo of a serving of {}.",
-    "a cropped photo of {}.",
-    "a good photo of {}.",
-    "a bright photo of {}.",
-]
 TEXT_BATCH = 256  # prompts per text-encoder pass
 
 
 def prompt_sets() -> dict[str, list[str]]:
-    """Prompt-set name -> templates ('{}' is replaced by the class name)."""
-    return {"name": ["{}"], "photo": ["a photo of {}."], "food": [FOOD_TEMPLATE], "ensemble": list(ENSEMBLE)}
+    """Prompt-set name -> templates ('{}' is replaced by the class name): name, photo, food, ensemble."""
+    return {name: list(templates) for name, templates in PROMPT_SETS.items()}
 
 
 @torch.no_grad()
@@ -69,13 +56,11 @@ def image_features(model, batches: Iterable, device: str = "cpu", dtype: torch.d
     uint8 batches are normalised on `device` by `normalize` (`Preprocess.normalize()`). `encoder`
     (default `model.encode_image`) may be a compiled `ImageEncoder`; with `pad_to`, a short last batch
     is padded to that many rows (a compiled graph's shape) and the padding's outputs dropped."""
-    from foodlib.data.loader import to_device
-
     encode = encoder or model.encode_image
     out = []
     for batch in batches:
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        x = to_device(images, device, normalize)
+        x = loader.to_device(images, device, normalize)
         x, n = compiling.pad_batch(x, pad_to) if pad_to else (x, len(x))
         with runtime.autocast(device, dtype):
             feats = encode(x)[:n]
@@ -106,11 +91,8 @@ def zero_shot_probs(image_feats: torch.Tensor, text_feats: torch.Tensor, logit_s
 def eval_loader(params: Params, preprocess: models.Preprocess, prepared: Prepared, device: str):
     """uint8 batches of the prepared TEST split through CLIP's own resize and crop (normalise with
     `preprocess.normalize()`), from the eval cache when `params.eval_cache`."""
-    from foodlib.data.evalcache import for_run
-    from foodlib.data.loader import make_loader
-
-    dataset = for_run(params, prepared, "test", preprocess)
-    return make_loader(dataset, batch_size=params.eval_batch_size, shuffle=False,
+    dataset = evalcache.for_run(params, prepared, "test", preprocess)
+    return loader.make_loader(dataset, batch_size=params.eval_batch_size, shuffle=False,
                        num_workers=params.num_workers, device=device)
 
 
@@ -122,11 +104,11 @@ def score(params: Params, model, preprocess: models.Preprocess, prepared: Prepar
     `params.compile` compiles the image tower (its compile time is reported apart, not in images_per_s).
     """
     dtype = runtime.autocast_dtype(params.mixed_precision, device)
-    loader = eval_loader(params, preprocess, prepared, device)
+    batches = eval_loader(params, preprocess, prepared, device)
     encoder = compiling.maybe_compile(ImageEncoder(model).eval(), compiling.enabled(params.compile, params.profile, device))
     compiled = isinstance(encoder, compiling.Compiled)
     t0 = time.perf_counter()
-    img = image_features(model, loader, device, dtype, normalize=preprocess.normalize(), encoder=encoder,
+    img = image_features(model, batches, device, dtype, normalize=preprocess.normalize(), encoder=encoder,
                          pad_to=params.eval_batch_size if compiled else 0)
     if device == "cuda":
         torch.cuda.synchronize()
@@ -135,15 +117,28 @@ def score(params: Params, model, preprocess: models.Preprocess, prepared: Prepar
     scale = model.logit_scale.exp().item()
     probs = {name: zero_shot_probs(img, text_features(model, prepared.classes, templates, device, dtype), scale).numpy()
              for name, templates in prompt_sets().items()}
-    return {"probs": probs, "labels": np.asarray(loader.dataset.labels), "image_ids": loader.dataset.image_ids,
+    return {"probs": probs, "labels": np.asarray(batches.dataset.labels), "image_ids": batches.dataset.image_ids,
             "images_per_s": len(img) / max(seconds, 1e-9), "compile_s": compile_s}
 
 
-# Zero-shot Food-101 top-1 reported by others on the real test set (not measured here).
-PUBLISHED_TOP1 = {
-    "ViT-B/32": {"CLIP paper, Table 11": 0.844, "open_clip (OpenAI weights)": 0.840},
-    "RN50": {"CLIP paper, Table 11": 0.811},
-}
+def published_top1(params: Params) -> dict[str, float] | None:
+    """Published zero-shot top-1 of `params.clip_model` on Food-101 (the registry's figures, by a short name of
+    their source), or None where none applies (synthetic data)."""
+    if params.data_source == "synthetic":
+        return None
+    return {f.source.split(",")[0].split(" (")[0]: f.top1 for f in registry.published("clip", params.clip_model)}
+
+
+def describe_model(model, params: Params, device: str) -> str:
+    """What CLIP was loaded: parameters, input size, logit scale, device; for the tiny CLIP, how it was trained."""
+    text = (f"CLIP {params.clip_model}: {models.count_parameters(model)[0] / 1e6:.1f} M parameters, "
+            f"input {model.visual.input_resolution} px, logit scale {model.logit_scale.exp().item():.1f}, "
+            f"device {device}")
+    if params.clip_model == "tiny":
+        info = tinyclip.training_info(params)
+        text += (f"\ntiny CLIP: trained in {info['train_seconds']:.1f} s on {info['num_train_images']} training "
+                 f"images, loss {info['loss_first']:.2f} -> {info['loss_last']:.2f}")
+    return text
 
 
 def prompt_table(result: dict) -> pd.DataFrame:
@@ -157,7 +152,7 @@ def prompt_table(result: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def report(params: Params, result: dict, model, prepared: Prepared) -> dict[str, Any]:
+def write_results(result: dict, model, params: Params, prepared: Prepared) -> dict[str, Any]:
     """Write predictions/clip.parquet and metrics/clip.json for `params.clip_prompt_set`; return the metrics."""
     probs = result["probs"][params.clip_prompt_set]
     frame = metrics.predictions_frame(result["image_ids"], result["labels"], probs)
@@ -172,5 +167,5 @@ def report(params: Params, result: dict, model, prepared: Prepared) -> dict[str,
         "prompt_set": params.clip_prompt_set,
         "templates": prompt_sets()[params.clip_prompt_set],
     }
-    artifacts.write_metrics(params, name, row)
+    artifacts.write_metrics(row, name, params)
     return row

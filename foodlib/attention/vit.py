@@ -13,7 +13,7 @@ Maps (all on the patch grid, class token dropped):
 - `rollout`: Abnar & Zuidema (2020), identity for the residual, rows renormalised.
 - `relevancy`: Chefer et al. (2021, "Generic attention-model explainability"):
   R <- R + mean_heads((dS/dA * A)^+) @ R, layer by layer, for a target score S.
-Swin V2 (no class token, shifted windows) lives in `foodlib.swinmaps`.
+Swin V2 (no class token, shifted windows) lives in `foodlib.attention.swin`.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def to_grid(patch_values: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
 
 
 # -- capture --------------------------------------------------------------
-def _require_eager(model) -> None:
+def require_eager(model) -> None:
     impl = getattr(model.config, "_attn_implementation", None)
     if impl != "eager":
         raise ValueError(
@@ -69,7 +69,7 @@ def hf_attentions(model, pixel_values: torch.Tensor) -> tuple[tuple[torch.Tensor
     ViT: one (B, heads, T, T) tensor per layer, T = 1 + H*W. The tensors stay in
     the autograd graph when gradients are enabled, so `relevancy` can use them.
     """
-    _require_eager(model)
+    require_eager(model)
     out = model(pixel_values=pixel_values, output_attentions=True)
     if not out.attentions:
         raise RuntimeError("the model returned no attentions")

@@ -70,10 +70,11 @@ def auc(curves: torch.Tensor) -> torch.Tensor:
     return torch.trapezoid(curves.float(), x, dim=1)
 
 
-def map_auc(predict: Predict, pixel_values: torch.Tensor, saliency: torch.Tensor, grid: tuple[int, int],
-            target: torch.Tensor, num_steps: int = 10) -> torch.Tensor:
-    """(B,) deletion AUC with patches removed in the map's order of importance."""
-    return auc(deletion_curves(predict, pixel_values, patch_order(saliency, grid), grid, num_steps, target))
+def saliency_curves(predict: Predict, pixel_values: torch.Tensor, saliency: torch.Tensor, grid: tuple[int, int],
+                    target: torch.Tensor, num_steps: int = 10) -> torch.Tensor:
+    """(B, num_steps + 1) deletion curves with patches removed in the map's order of importance (`auc` of it:
+    the map's deletion AUC)."""
+    return deletion_curves(predict, pixel_values, patch_order(saliency, grid), grid, num_steps, target)
 
 
 def random_curves(predict: Predict, pixel_values: torch.Tensor, grid: tuple[int, int], target: torch.Tensor,

@@ -1,4 +1,4 @@
-"""Figures of notebook 05: arrays (or the small tables of foodlib.compare) in, a matplotlib figure out."""
+"""Figures of notebook 05: the tables of `foodlib.compare` in, a matplotlib figure out."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,16 +6,18 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from foodlib.compare.inputs import Joined
+from foodlib.compare.tables import confusion_submatrix, most_confused_classes
 from foodlib.registry import colour  # one colour per model in every figure
 
 
-def accuracy_figure(models: Sequence[str], top1: np.ndarray, low: np.ndarray, high: np.ndarray,
-                    top5: np.ndarray | None = None):
-    """Top-1 accuracy of each model with its 95% interval (and top-5 as a hollow marker)."""
+def accuracy_figure(headline: pd.DataFrame):
+    """Top-1 accuracy of each model with its 95% interval (and top-5 as a hollow marker), from `headline_table`."""
     import matplotlib.pyplot as plt
 
-    top1, low, high = (100 * np.asarray(a, dtype=float) for a in (top1, low, high))
-    top5 = None if top5 is None else 100 * np.asarray(top5, dtype=float)
+    models = list(headline["model"])
+    top1, low, high = (100 * headline[c].to_numpy(dtype=float) for c in ("top1", "top1_ci_low", "top1_ci_high"))
+    top5 = 100 * headline["top5"].to_numpy(dtype=float) if "top5" in headline else None
     y = np.arange(len(models))[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(models) + 1.4))
     for yi, m, acc, lo, hi in zip(y, models, top1, low, high):
@@ -34,16 +36,18 @@ def accuracy_figure(models: Sequence[str], top1: np.ndarray, low: np.ndarray, hi
     return fig
 
 
-def pairwise_figure(labels: Sequence[str], diff: np.ndarray, low: np.ndarray, high: np.ndarray,
-                    p_holm: np.ndarray):
-    """Forest plot: each pair's accuracy difference (points) with its bootstrap interval and Holm-adjusted p.
+def pairwise_figure(pairwise: pd.DataFrame):
+    """Forest plot of `pairwise_table`: each pair's accuracy difference (points) with its bootstrap interval
+    and Holm-adjusted p.
 
-    p_holm: the exact McNemar p-values adjusted for the number of pairs (`compare.pairwise_table`'s p_holm):
-    with ten pairs, unadjusted p-values would overstate how surprising the smallest one is.
+    p_holm: the exact McNemar p-values adjusted for the number of pairs: with ten pairs, unadjusted p-values
+    would overstate how surprising the smallest one is.
     """
     import matplotlib.pyplot as plt
 
-    diff, low, high = (100 * np.asarray(a, dtype=float) for a in (diff, low, high))
+    labels = list(pairwise["model_a"] + " - " + pairwise["model_b"])
+    diff, low, high = (100 * pairwise[c].to_numpy(dtype=float) for c in ("diff", "diff_ci_low", "diff_ci_high"))
+    p_holm = pairwise["p_holm"].to_numpy(dtype=float)
     y = np.arange(len(labels))[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(labels) + 1.3))
     ax.axvline(0, color="grey", lw=1, ls="--")
@@ -61,14 +65,13 @@ def pairwise_figure(labels: Sequence[str], diff: np.ndarray, low: np.ndarray, hi
     return fig
 
 
-def upset_figure(membership: np.ndarray, counts: np.ndarray, models: Sequence[str]):
-    """UpSet-style plot: one bar per right/wrong pattern; filled dots mark the models that are right.
-
-    membership: (P, M) bool, counts: (P,), for P patterns over M models.
-    """
+def upset_figure(patterns: pd.DataFrame, models: Sequence[str]):
+    """UpSet-style plot of `correctness_patterns`: one bar per right/wrong pattern; filled dots mark the models
+    that are right."""
     import matplotlib.pyplot as plt
 
-    membership, counts = np.asarray(membership, dtype=bool), np.asarray(counts)
+    membership = patterns[list(models)].to_numpy(dtype=bool)  # (P, M) for P patterns over M models
+    counts = patterns["count"].to_numpy()
     p, m = membership.shape
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(1.0 + 0.75 * p, 3.2 + 0.35 * m), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 0.35 * m + 0.4]})
@@ -117,10 +120,14 @@ def class_gap_figure(gaps: pd.DataFrame, models: Sequence[str]):
     return fig
 
 
-def confusion_figure(matrices: Sequence[np.ndarray], class_names: Sequence[str], titles: Sequence[str]):
-    """Side-by-side confusion counts restricted to a few classes (rows true, columns predicted)."""
+def confusion_figure(joined: Joined, models: Sequence[str], k: int = 12):
+    """Side-by-side confusion counts of `models`, restricted to the k classes involved in the most mistakes
+    (rows true, columns predicted)."""
     import matplotlib.pyplot as plt
 
+    class_ids = most_confused_classes(joined, models, k)
+    matrices = [confusion_submatrix(joined, m, class_ids) for m in models]
+    class_names, titles = [joined.classes[i] for i in class_ids], list(models)
     k = len(class_names)
     size = 0.42 * k + 1.5
     fig, axes = plt.subplots(1, len(matrices), figsize=(size * len(matrices), size + 0.8), squeeze=False)
@@ -144,13 +151,14 @@ def confusion_figure(matrices: Sequence[np.ndarray], class_names: Sequence[str],
     return fig
 
 
-def reliability_figure(bins: Sequence[pd.DataFrame], titles: Sequence[str], eces: Sequence[float]):
-    """Reliability diagram per model (accuracy vs confidence per bin) over its confidence histogram.
-
-    bins: frames from `stats.calibration_bins` (columns lower, upper, count, confidence, accuracy).
-    """
+def reliability_figure(reliability: pd.DataFrame, calibration: pd.DataFrame):
+    """Reliability diagram per model (accuracy vs confidence per bin) over its confidence histogram, from
+    `calibration_table`'s two tables (bins: lower, upper, count, confidence, accuracy per model; ECE per model)."""
     import matplotlib.pyplot as plt
 
+    titles = list(calibration["model"])
+    bins = [reliability[reliability["model"] == m] for m in titles]
+    eces = list(calibration["ece"])
     n = len(bins)
     fig, axes = plt.subplots(2, n, figsize=(3.2 * n, 4.6), squeeze=False, sharex=True,
                              gridspec_kw={"height_ratios": [3, 1]})

@@ -1,27 +1,26 @@
 """Score a trained classifier on a split and write what notebooks 02 and 03 hand on.
 
 `predict` runs a model (or a `foodlib.compiling.Compiled` one) over a split;
-`report` writes the contract files of one trained classifier: test predictions,
-metrics JSON, the per-epoch history table and the training-curve figure (drawn
-by `foodlib.training_plots`).
+`write_results` writes the contract files of one trained classifier: test
+predictions, metrics JSON, the per-epoch history table and the training-curve
+figure (drawn by `foodlib.train.plots`).
 """
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from foodlib import artifacts, compiling, metrics, runtime, training_plots
+from foodlib import artifacts, compiling, figures, metrics, runtime
 from foodlib.config import Params
 from foodlib.data import evalcache, loader
 from foodlib.data.prepare import Prepared
-
-if TYPE_CHECKING:  # import cycle: train imports scoring
-    from foodlib.train import TrainResult
+from foodlib.train import plots
+from foodlib.train.result import TrainResult
 
 
 @torch.no_grad()
@@ -63,9 +62,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return torch.from_numpy(logits).softmax(dim=1).numpy()
 
 
-def test_predictions(params: Params, result: "TrainResult", prepared: Prepared) -> tuple[pd.DataFrame, dict]:
+def test_predictions(result: TrainResult, params: Params, prepared: Prepared, device: str
+                     ) -> tuple[pd.DataFrame, dict]:
     """The test split through the trained model: the contract's predictions and their metrics."""
-    device = runtime.resolve_device(params.device)
     test = evalcache.for_run(params, prepared, "test", result.preprocess)
     model = compiling.maybe_compile(result.model, compiling.enabled(params.compile, params.profile, device))
     t0 = time.perf_counter()
@@ -81,21 +80,23 @@ def test_predictions(params: Params, result: "TrainResult", prepared: Prepared) 
     return frame, summary
 
 
-def report(params: Params, result: "TrainResult | None", prepared: Prepared) -> dict[str, Any] | None:
-    """Write predictions, metrics, history table and curves of `result`; return the metrics (None for no result)."""
-    if result is None:  # a run that was skipped (train.fit says why)
+def write_results(result: TrainResult | None, params: Params, prepared: Prepared, device: str
+                  ) -> dict[str, Any] | None:
+    """Score the test split and write predictions, metrics, history table and curves of `result`; return the
+    metrics (None for no result: a run that was skipped, `train.fit` says why)."""
+    if result is None:
         return None
-    frame, summary = test_predictions(params, result, prepared)
+    frame, summary = test_predictions(result, params, prepared, device)
     artifacts.write_predictions(frame, result.name, params, num_classes=len(prepared.classes))
     row = {**summary, **result.summary()}
-    artifacts.write_metrics(params, result.name, row)
+    artifacts.write_metrics(row, result.name, params)
     if len(result.history):
-        artifacts.write_table(result.history, params.subdir("tables") / f"{result.name}_history.csv", params)
-    fig = training_plots.curves_figure(result.history, title=f"{result.name}: training curves",
-                                       best_epoch=result.summary()["best_epoch"], params=params)
+        artifacts.write_table(result.history, f"{result.name}_history", params)
+    fig = plots.curves_figure(result.history, title=f"{result.name}: training curves",
+                              best_epoch=result.summary()["best_epoch"], params=params)
     # 02 and 03 show the saved file in a later cell, after the note on what the training loss includes
-    artifacts.save_figure(fig, params.subdir("figures") / f"{result.name}_curves.png", params, show=False)
-    import matplotlib.pyplot as plt
+    figures.save_figure(fig, f"{result.name}_curves", params, show=False)
+    import matplotlib.pyplot as plt  # here, not at the top: spawned training processes import this module
 
     plt.close(fig)
     return row

@@ -2,7 +2,7 @@
 
 The runner wraps each notebook it executes in `measure`, prints `format_table`
 and writes `results/<profile>/timings.json` with `write_timings`; that is what a
-rehearsal run is for (DESIGN.md: learn the real run's time, memory and disk).
+rehearsal run is for (to learn the real run's time, memory and disk before spending them).
 
 Host memory: papermill's kernel is a child of the runner (jupyter_client starts
 it with Popen) and is reaped when its notebook ends. getrusage(RUSAGE_CHILDREN)
@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from foodlib import artifacts
 from foodlib.config import Params
 from foodlib.runtime import PEAK_FILE_ENV
 
@@ -193,8 +194,6 @@ def format_table(records: list[Footprint]) -> str:
 
 def write_timings(params: Params, records: list[Footprint], overrides: dict[str, Any]) -> Path:
     """`results/<profile>/timings.json`: each notebook's footprint, the total, device, versions, parameters."""
-    from foodlib import artifacts
-
     return artifacts.write_json(params.run_dir / "timings.json", {
         "profile": params.profile,
         "params_overrides": overrides,

@@ -1,0 +1,131 @@
+"""One interface over the three models for notebook 06: predict, map, per-head maps, images.
+
+An `Explainer` holds a model with its preprocessing and the map methods that
+apply to it: ViT and CLIP (class token) get `foodlib.attention.vit`'s methods,
+Swin V2 (windows, no class token) gets `foodlib.attention.swin`'s. Every map is
+(B, h, w) on the model's own grid; figures upsample it to the image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from foodlib import models, zeroshot
+from foodlib.attention import swin, vit
+from foodlib.config import Params
+from foodlib.models.preprocess import Preprocess
+from foodlib.data.loader import decode_source
+
+CLASS_TOKEN_METHODS = ("cls", "rollout", "relevancy")
+
+
+@dataclass
+class Explainer:
+    name: str  # registry name: vit | swin | clip
+    model: torch.nn.Module  # HF classifier (eager attention) or vit.ClipClassifier
+    image_size: int
+    mean: Sequence[float]
+    std: Sequence[float]
+    eval_transform: Callable | None = None  # RGB PIL image -> normalised (3, S, S): the model's own (Preprocess.eval)
+    rollout_discard_ratio: float = 0.0
+    kind: str = field(init=False)
+
+    def __post_init__(self):
+        self.model.eval()
+        self.kind = "swin" if hasattr(self.model, "swinv2") else "class_token"
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return swin.METHODS if self.kind == "swin" else CLASS_TOKEN_METHODS
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def predict(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, C) logits."""
+        x = pixel_values.to(self.device)
+        if isinstance(self.model, vit.ClipClassifier):
+            return self.model(x).float()
+        return self.model(pixel_values=x).logits.float()
+
+    def map(self, pixel_values: torch.Tensor, method: str, target: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, h, w) map by `method` (one of `self.methods`), on the CPU."""
+        x = pixel_values.to(self.device)
+        if self.kind == "swin":
+            return swin.swin_map(self.model, x, method, target).cpu()
+        return vit.attention_map(self.model, x, method, target,
+                                       discard_ratio=self.rollout_discard_ratio).detach().cpu()
+
+    def head_maps(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, heads, h, w): last-layer class-token attention per head (Swin: attention received in the last block)."""
+        x = pixel_values.to(self.device)
+        with torch.no_grad():
+            if self.kind == "swin":
+                maps, _ = swin.swin_attentions(self.model, x)
+                last = swin.block_geometry(self.model.config)[-1]
+                return maps[-1].mean(2).reshape(len(x), -1, last.height, last.width).cpu()
+            atts, _ = vit.attentions_and_logits(self.model, x)
+            return vit.cls_attention(atts, vit.grid_of(self.model)).cpu()
+
+    @property
+    def deletion_grid(self) -> tuple[int, int]:
+        """Patches removed in the deletion test: the model's own token grid (Swin: its first stage)."""
+        if self.kind == "swin":
+            g = swin.block_geometry(self.model.config)[0]
+            return g.height, g.width
+        return vit.grid_of(self.model)
+
+    def transform(self) -> Callable:
+        """The model's own eval transform (default: resize straight to its input size, as a ViT processor does)."""
+        return self.eval_transform or Preprocess(self.image_size, tuple(self.mean), tuple(self.std)).eval()
+
+
+def load_explainers(params: Params, classes: Sequence[str], device: str = "cpu") -> dict[str, Explainer]:
+    """Every registered model as notebook 05 compares it, with attention it can read.
+
+    The fine-tuned checkpoints load with eager attention (Hugging Face returns
+    attention weights only then); CLIP is scored against the class embeddings of
+    `params.clip_prompt_set`, the prompt set whose predictions notebook 04 saved,
+    so its maps explain the predictions of 05. Each keeps its own preprocessing.
+    """
+    out = {}
+    for name in models.available():
+        model, pre = models.load_final(name, params, classes, device=device, attn_implementation="eager")
+        if not models.spec(name).trainable:  # zero-shot: a classifier over the class prompts
+            text = zeroshot.text_features(model, classes, zeroshot.prompt_sets()[params.clip_prompt_set], device)
+            model = vit.ClipClassifier(model, text)
+        out[name] = Explainer(name, model, pre.image_size, pre.mean, pre.std, pre.eval(), params.rollout_discard_ratio)
+    return out
+
+
+def load_eval_images(paths: Sequence[str | Path], explainer: Explainer) -> torch.Tensor:
+    """(N, 3, S, S) images decoded from `paths` (the source files: `Prepared.eval_paths`) through the model's
+    own eval transform, as it is scored."""
+    t = explainer.transform()
+    return torch.stack([t(decode_source(p)) for p in paths])
+
+
+def load_resized(paths: Sequence[str | Path], boxes: Sequence[Sequence[float]], size: int, mean, std
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images resized straight to (size, size), no crop, with their [x0, y0, x1, y1] boxes mapped alike.
+
+    One scale per axis, so a box maps exactly: x * size / width, y * size / height.
+    """
+    xs, out_boxes = [], []
+    m, s = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
+    for path, (x0, y0, x1, y1) in zip(paths, boxes):
+        img = Image.open(path).convert("RGB")
+        sx, sy = size / img.width, size / img.height
+        arr = np.asarray(img.resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.0
+        xs.append((torch.from_numpy(arr).permute(2, 0, 1) - m) / s)
+        # Box ends are exclusive pixel edges (x0 + side); the last pixel inside is (end * scale) - 1.
+        out_boxes.append([x0 * sx, y0 * sy, max(x0 * sx, x1 * sx - 1), max(y0 * sy, y1 * sy - 1)])
+    return torch.stack(xs), torch.tensor(out_boxes).round()
+
+

@@ -145,6 +145,29 @@ def test_missing_checkpoint_names_the_notebook(name, notebook, smoke_params):
         models.load_final(name, smoke_params, CLASSES)
 
 
+@pytest.mark.parametrize("variant", ["finetune", "linear"])
+def test_a_training_stopped_before_its_first_epoch_loads_as_trained_but_a_crashed_one_does_not(variant, smoke_params):
+    """No best epoch after `max_steps` stopped 02 inside its first epoch: 06 and 07 get the model 02 scored (its
+    last/ weights); a run that crashed there (no stop reason) still names the notebook to run."""
+    from safetensors.torch import save_model
+
+    trained, _ = models.load("vit", smoke_params, CLASSES)
+    with torch.no_grad():
+        trained.classifier.weight.add_(1.0)  # not what a fresh load gives
+    last = models.checkpoint_dir("vit", smoke_params, variant) / "last"
+    last.mkdir(parents=True)
+    save_model(trained, str(last / "model.safetensors"))
+    state = {"global_step": 3, "best_epoch": None, "finished": False}
+    (last / "state.json").write_text(json.dumps({**state, "stop_reason": None}))
+    with pytest.raises(artifacts.MissingArtifactError, match="02_vit_finetune"):
+        models.load_finetuned("vit", smoke_params, CLASSES, variant=variant)
+    (last / "state.json").write_text(json.dumps({**state, "stop_reason": "max_steps"}))
+    model, pre = models.load_finetuned("vit", smoke_params, CLASSES, variant=variant, attn_implementation="eager")
+    assert not model.training and pre.image_size == trained.config.image_size
+    for key, value in trained.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
 def test_unknown_model_and_variant_are_refused(smoke_params):
     with pytest.raises(KeyError, match="not_a_model"):
         models.load("not_a_model", smoke_params, CLASSES)

@@ -14,6 +14,7 @@ its test (tests/test_models.py).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -63,15 +64,44 @@ def best_dir(model_name: str, params: Params, variant: str = "finetune") -> Path
 
 def load_finetuned(model_name: str, params: Params, classes: Sequence[str], device: str = "cpu",
                    attn_implementation: str | None = None, variant: str = "finetune"):
-    """The best checkpoint notebook 02 (vit) or 03 (swin) kept, and its Preprocess."""
+    """The best checkpoint notebook 02 (vit) or 03 (swin) kept, and its Preprocess.
+
+    A training that `max_steps` stopped before its first epoch ended has no best epoch: the model as trained
+    (its `last/` weights) is the one 02/03 scored, so it is the one returned. A run that crashed keeps the error.
+    """
     name = artifact_name(model_name, variant)
     folder = best_dir(model_name, params, variant)
+    if not (folder / "config.json").exists() and _stopped_before_an_epoch(model_name, params, variant):
+        return _as_trained(model_name, params, classes, device, attn_implementation, variant)
     artifacts.require(folder / "config.json", producer(name))
     try:
         return hf.load_checkpoint(folder, classes, device, attn_implementation)
     except artifacts.MissingArtifactError as exc:
         raise artifacts.MissingArtifactError(
             f"{exc}: run notebooks/{producer(name)}.ipynb again with these parameters first") from None
+
+
+def _last_dir(model_name: str, params: Params, variant: str) -> Path:
+    return artifacts.settled(checkpoint_dir(model_name, params, variant) / "last")
+
+
+def _stopped_before_an_epoch(model_name: str, params: Params, variant: str) -> bool:
+    state = _last_dir(model_name, params, variant) / "state.json"
+    if not state.exists():
+        return False
+    saved = json.loads(state.read_text())
+    return saved.get("stop_reason") == "max_steps" and saved.get("best_epoch") is None
+
+
+def _as_trained(model_name: str, params: Params, classes: Sequence[str], device: str,
+                attn_implementation: str | None, variant: str):
+    from safetensors.torch import load_model
+
+    model, preprocess = load(model_name, params, classes, "cpu", attn_implementation)
+    load_model(model, str(_last_dir(model_name, params, variant) / "model.safetensors"))
+    print(f"{artifact_name(model_name, variant)}: max_steps stopped its training before the first epoch ended: "
+          "the model as trained, not a best epoch")
+    return model.to(device).eval(), preprocess
 
 
 def load_published(model_name: str, path_or_id: str, classes: Sequence[str], device: str = "cpu"):

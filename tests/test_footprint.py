@@ -1,7 +1,9 @@
 """The runner measures every notebook: time, peak host (and GPU) memory, disk written under the cache."""
 import json
+import os
 import subprocess
 import sys
+import time
 
 import nbformat
 import pytest
@@ -110,3 +112,27 @@ def test_dir_bytes_counts_files_and_missing_is_zero(tmp_path):
     (tmp_path / "a" / "x.bin").write_bytes(b"1" * 1000)
     (tmp_path / "y.bin").write_bytes(b"1" * 24)
     assert footprint.dir_bytes(tmp_path) == 1024
+
+
+def test_a_process_started_before_the_notebook_is_not_counted_in_its_peak():
+    """The peak is the notebook's processes only: a child the caller already had (the test suite's background
+    runs, a server) is left out, one started inside the block is counted."""
+    hold = "b = bytearray({} * 2**20); b[::4096] = b'1' * len(b[::4096]); import time; time.sleep(30)"
+    before = subprocess.Popen([sys.executable, "-c", hold.format(300)])
+    try:
+        fp = footprint.Footprint("x")
+        with footprint.measure(fp, config.resolve("smoke").cache_dir / "_none", interval=0.1):
+            inside = subprocess.Popen([sys.executable, "-c", hold.format(150)])
+            try:
+                for _ in range(100):  # until its pages are resident
+                    if footprint.tree_rss(os.getpid(), footprint._children(os.getpid()) - {inside.pid}) > 150 * MIB:
+                        break
+                    time.sleep(0.1)
+                time.sleep(0.3)
+            finally:
+                inside.kill()
+                inside.wait()
+        assert 150 * MIB < fp.peak_host_bytes < 300 * MIB
+    finally:
+        before.kill()
+        before.wait()

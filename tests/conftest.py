@@ -1,4 +1,15 @@
-"""Shared fixtures. Everything runs offline on CPU with the smoke profile."""
+"""Shared fixtures. Everything runs offline on CPU with the smoke profile.
+
+Expensive things are built once per test session and shared read-only; a test that writes gets a copy:
+- `smoke_run` / `smoke_ok`: the whole smoke notebook series, run once as ./run_all.sh does;
+- `smoke_data`: the smoke data generated and prepared once (what notebook 01 does), copied under a test's
+  own results_dir by `smoke_data(params)`;
+- `real_models`: the real-size architectures with random weights (ViT-B/16, Swin V2-T, CLIP ViT-B/32),
+  built and saved once, copied where a test's parameters load them by `real_models(params)`.
+
+Tests that need the notebook series or a real-size run are marked `slow` here (see `SLOW_FIXTURES`), so
+that `./run_all.sh --test -m "not slow"` is the quick loop.
+"""
 from __future__ import annotations
 
 import os
@@ -8,11 +19,67 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from foodlib import config  # noqa: E402
+from foodlib import config, models  # noqa: E402
+from foodlib.data import prepare  # noqa: E402
+
+from background import REHEARSAL, Run, rehearsal_args  # noqa: E402
+
+# A test using one of these (directly or through another fixture) is slow: it reads the smoke notebook
+# series or the real-size rehearsal, both run in the background (tests/background.py).
+SLOW_FIXTURES = {"smoke_run": 1, "smoke_ok": 1, "rehearsal": 2}
+
+
+def _waits_for(item) -> int:
+    """0: needs no background run; 1: the smoke series; 2: the rehearsal."""
+    return max((SLOW_FIXTURES.get(f, 0) for f in getattr(item, "fixturenames", ())), default=0)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _waits_for(item):
+            item.add_marker(pytest.mark.slow)
+    # Tests that wait for a background run go last (stable: file order otherwise), so the runs overlap the rest.
+    items.sort(key=_waits_for)
+
+
+def _start_smoke(tmp_path_factory):
+    results = tmp_path_factory.mktemp("smoke_results")
+    run = Run(["--profile", "smoke", "-p", "results_dir", str(results)], results.parent / "smoke.log", timeout_s=1800)
+    return config.resolve("smoke", results_dir=str(results)), run
+
+
+def _start_rehearsal(tmp_path_factory):
+    results = tmp_path_factory.mktemp("rehearsal") / "results"
+    params = config.resolve("rehearsal", **REHEARSAL, results_dir=str(results))
+    _real_models(tmp_path_factory)(params)  # built once, before the run: it and test_archs load them
+    return params, Run(rehearsal_args(params), results.parent / "rehearsal.log", timeout_s=2400)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background(request, tmp_path_factory):
+    """Start the background runs the selected tests need, at the first test; stop them at the end."""
+    needed = {_waits_for(item) for item in request.session.items}
+    runs = {}
+    if 1 in needed:  # the shorter one first
+        runs["smoke"] = _start_smoke(tmp_path_factory)
+    if 2 in needed:
+        runs["rehearsal"] = _start_rehearsal(tmp_path_factory)
+    yield runs
+    for _, run in runs.values():
+        run.stop()
+
+
+def _waited(background, name: str, tmp_path_factory) -> tuple[config.Params, tuple[int | str, str], list[str]]:
+    if name not in background:  # asked for by a test that did not name it (request.getfixturevalue)
+        background[name] = {"smoke": _start_smoke, "rehearsal": _start_rehearsal}[name](tmp_path_factory)
+    params, run = background[name]
+    return params, run.wait(), run.args
 
 
 @pytest.fixture
@@ -22,22 +89,23 @@ def smoke_params(tmp_path: Path) -> config.Params:
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory):
-    """The whole notebook series run once on the smoke profile, as ./run_all.sh does.
+def smoke_run(background, tmp_path_factory):
+    """The whole notebook series run once on the smoke profile through ./run_all.sh, in the background.
 
-    Returns (params, error): error is the SystemExit message of the first
-    failing notebook, or None. Tests of each notebook read its artifacts.
+    Returns (params, error): error is the end of the run's output if a notebook failed, or None. Tests of
+    each notebook read its artifacts.
     """
-    from foodlib.run import runner
+    params, (rc, output), args = _waited(background, "smoke", tmp_path_factory)
+    return params, None if rc == 0 else f"./run_all.sh {' '.join(args)}: exit {rc}\n{output}"
 
-    results = tmp_path_factory.mktemp("smoke_results")
-    params = config.resolve("smoke", results_dir=str(results))
-    try:
-        runner.main(["--profile", "smoke", "-p", "results_dir", str(results)])
-        error = None
-    except SystemExit as exc:
-        error = str(exc)
-    return params, error
+
+@pytest.fixture(scope="session")
+def rehearsal(background, tmp_path_factory):
+    """The rehearsal scaled down (tests/background.py's REHEARSAL), run once through ./run_all.sh:
+    (params, output)."""
+    params, (rc, output), args = _waited(background, "rehearsal", tmp_path_factory)
+    assert rc == 0, f"./run_all.sh {' '.join(args)}: exit {rc}\n{output}"
+    return params, output
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +115,46 @@ def smoke_ok(smoke_run) -> config.Params:
     if error:
         pytest.fail(f"the smoke notebook series failed:\n{error}")
     return params
+
+
+@pytest.fixture(scope="session")
+def smoke_data(tmp_path_factory):
+    """smoke_data(params) -> Prepared: the smoke data, generated and prepared once per session, copied under
+    `params`' cache (a test may write there: the eval cache, a re-preparation). Parameters that change the
+    data (e.g. synthetic_train_per_class) are prepared anew, as notebook 01 would."""
+    built = config.resolve("smoke", results_dir=str(tmp_path_factory.mktemp("smoke_data") / "results"))
+    prepare.prepare_dataset(built, progress=False)
+
+    def copy(params: config.Params) -> prepare.Prepared:
+        for part in ("synthetic", "prepared"):
+            shutil.copytree(built.cache_dir / part, params.cache_dir / part, dirs_exist_ok=True)
+        return prepare.prepare_dataset(params, progress=False)
+
+    return copy
+
+
+_BUILT = {}
+
+
+def _real_models(tmp_path_factory):
+    if not _BUILT:
+        built = config.resolve("rehearsal", results_dir=str(tmp_path_factory.mktemp("real_models") / "results"))
+        for name in models.available():
+            models.source(name, built)  # builds ViT-B/16, Swin V2-T and CLIP ViT-B/32 under cache/models/random
+        _BUILT["params"] = built
+
+    def copy(params: config.Params) -> config.Params:
+        built = _BUILT["params"]
+        assert (params.model_source, params.seed, params.clip_model) == ("random", built.seed, built.clip_model)
+        shutil.copytree(built.cache_dir / "models" / "random", params.cache_dir / "models" / "random",
+                        dirs_exist_ok=True)
+        return params
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def real_models(tmp_path_factory):
+    """real_models(params) -> params: the real-size architectures with random weights (seed 0), built and
+    saved once per session, copied to where `params` (model_source="random") loads them from."""
+    return _real_models(tmp_path_factory)

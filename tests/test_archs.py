@@ -73,10 +73,11 @@ def test_an_unsupported_name_is_refused_listing_the_supported_ones(tmp_path):
 # -- built, saved and loaded through models.load as the real checkpoints are ---------------------
 
 @pytest.fixture(scope="module")
-def params(tmp_path_factory):
-    """Smoke parameters with the real architectures (random weights) and the released CLIP name."""
+def params(tmp_path_factory, real_models):
+    """Smoke parameters with the real architectures (random weights, the session's build) and the released CLIP
+    name."""
     results = tmp_path_factory.mktemp("archs") / "results"
-    return config.resolve("smoke", model_source="random", clip_model="ViT-B/32", results_dir=str(results))
+    return real_models(config.resolve("smoke", model_source="random", clip_model="ViT-B/32", results_dir=str(results)))
 
 
 @pytest.fixture(scope="module")

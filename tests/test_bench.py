@@ -99,10 +99,8 @@ def test_bytes_path_decodes_like_cached_images(tmp_path):
     assert seen == len(reference) == 8
 
 
-def test_make_loader_collates_channels_last_batches(smoke_params):
-    from foodlib.data.prepare import prepare_dataset
-
-    prepared = prepare_dataset(smoke_params, progress=False)
+def test_make_loader_collates_channels_last_batches(smoke_params, smoke_data):
+    prepared = smoke_data(smoke_params)
     ds = L.CachedImages(prepared, "train", _square(48))
     x, y = next(iter(L.make_loader(ds, batch_size=4, shuffle=False, num_workers=0, device="cpu")))
     assert x.shape == (4, 3, 48, 48) and x.dtype == torch.uint8 and y.tolist() == ds.labels[:4]

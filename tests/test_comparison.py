@@ -1,7 +1,6 @@
 """Notebook 05 and foodlib.compare: joining, disagreement sets, tables, and the notebook itself."""
 import dataclasses
 import itertools
-import shutil
 import time
 
 import nbformat
@@ -11,7 +10,6 @@ import pytest
 
 from fake_predictions import fabricate, fake_probs
 from foodlib import artifacts, compare, config, metrics
-from foodlib.data import prepare
 
 ROOT = config.project_root()
 NOTEBOOK = ROOT / "notebooks" / "05_comparison.ipynb"
@@ -33,19 +31,11 @@ def _frame(ids, labels, probs):
     return metrics.predictions_frame(ids, labels, probs)
 
 
-@pytest.fixture(scope="module")
-def prepared_once(tmp_path_factory):
-    """The smoke data prepared once for this module (preparing takes seconds)."""
-    params = config.resolve("smoke", results_dir=str(tmp_path_factory.mktemp("prepared") / "results"))
-    prepare.prepare_dataset(params, progress=False)
-    return prepare.prepared_dir(params)
-
-
 @pytest.fixture
-def params(tmp_path, prepared_once):
+def params(tmp_path, smoke_data):
     """Smoke parameters on a fresh results_dir that already holds the prepared data (as after notebook 01)."""
     p = config.resolve("smoke", results_dir=str(tmp_path / "results"))
-    shutil.copytree(prepared_once, prepare.prepared_dir(p))
+    smoke_data(p)
     return p
 
 

@@ -146,11 +146,9 @@ def test_padded_scoring_gives_the_real_rows_the_same_outputs():
 # -- wired into training and scoring (smoke data, tiny models) ----------------------------------
 
 @pytest.fixture(scope="module")
-def prepared_smoke(tmp_path_factory):
-    from foodlib.data import prepare
-
+def prepared_smoke(tmp_path_factory, smoke_data):
     params = config.resolve("smoke", results_dir=str(tmp_path_factory.mktemp("compile") / "results"))
-    return params, prepare.prepare_dataset(params, progress=False)
+    return params, smoke_data(params)
 
 
 def _fit(tmp_path, prepared, model_name: str, **overrides):

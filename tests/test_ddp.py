@@ -1,6 +1,7 @@
 """Data-parallel fine-tuning (num_processes > 1): two CPU processes over gloo, as on several GPUs over nccl."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from foodlib import artifacts, config, metrics, models, runtime, train
-from foodlib.data import loader, prepare
+from foodlib.data import loader
 from foodlib.train import distributed, scoring
 
 # Smoke settings where the tiny ViT learns (10 epochs reach well above chance, 10% for 10 classes).
@@ -55,15 +56,21 @@ def test_ddp_more_processes_than_devices_is_refused(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    """The same smoke fine-tune with one process and with two: (prepared, {1: (params, result), 2: ...})."""
+def fitted(tmp_path_factory, smoke_data, smoke_ok):
+    """The same smoke fine-tune with one process and with two: (prepared, {1: (params, result), 2: ...}).
+
+    The one-process run is the smoke series' own (notebook 02 trains ViT with these settings): its
+    checkpoint is copied, and `train.fit` finds it finished with the same fingerprint and reuses it."""
     root = tmp_path_factory.mktemp("ddp")
     base = config.resolve("smoke", results_dir=str(root / "one"), num_epochs=EPOCHS)
-    prepared = prepare.prepare_dataset(base, progress=False)
+    prepared = smoke_data(base)
+    one = config.resolve("smoke", results_dir=str(root / "n1"), num_epochs=EPOCHS, num_processes=1)
+    shutil.copytree(models.checkpoint_dir("vit", smoke_ok), models.checkpoint_dir("vit", one))
     runs = {}
     for n in (1, 2):
         # each its own checkpoints, on the same prepared data
-        params = config.resolve("smoke", results_dir=str(root / f"n{n}"), num_epochs=EPOCHS, num_processes=n)
+        params = one if n == 1 else config.resolve("smoke", results_dir=str(root / f"n{n}"), num_epochs=EPOCHS,
+                                                   num_processes=n)
         runs[n] = params, train.fit("vit", params, prepared, device="cpu", progress=False)
     return prepared, runs
 
@@ -112,8 +119,6 @@ def test_ddp_interrupted_run_resumes(fitted):
     prepared, runs = fitted
     params, whole = runs[2]
     ckpt = models.checkpoint_dir("vit", params)
-    import shutil
-
     shutil.rmtree(ckpt)
     steps_per_epoch = train.make_plan(params, "finetune", len(prepared.split("train"))).steps_per_epoch
     stop_at = steps_per_epoch + steps_per_epoch // 2

@@ -2,7 +2,6 @@
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import uuid
@@ -93,23 +92,6 @@ def test_a_notebook_run_from_another_directory_reads_the_checkouts_results(smoke
         os.chdir(cwd)
         link.unlink()
     assert (tmp_path / "out.ipynb").exists() and not (tmp_path / "results").exists()
-
-
-def test_max_steps_inside_the_first_epoch_gives_a_valid_notebook(smoke_ok, tmp_path):
-    import papermill as pm
-
-    run_dir = tmp_path / "results" / "smoke"
-    shutil.copytree(smoke_ok.cache_dir / "prepared", run_dir / "cache" / "prepared")
-    shutil.copytree(smoke_ok.subdir("data"), run_dir / "data")
-    out = tmp_path / "02.ipynb"
-    pm.execute_notebook(str(ROOT / "notebooks" / "02_vit_finetune.ipynb"), str(out), kernel_name="python3",
-                        parameters={"profile": "smoke", "results_dir": str(tmp_path / "results"), "max_steps": 3,
-                                    "linear_probe_epochs": 1},
-                        progress_bar=False)
-    params = config.resolve("smoke", results_dir=str(tmp_path / "results"))
-    assert (params.subdir("figures") / "vit_curves.png").stat().st_size > 5_000
-    metrics = json.loads((params.subdir("metrics") / "vit.json").read_text())
-    assert metrics["epochs_run"] == 0 and metrics["best_epoch"] is None and metrics["stop_reason"] == "max_steps"
 
 
 def test_runs_write_only_ignored_files():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from foodlib.train import scoring
-from foodlib.data import evalcache, loader, prepare
+from foodlib.data import evalcache, loader
 from foodlib.models.preprocess import Preprocess
 
 VIT_LIKE = Preprocess(48, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # a ViT processor: bilinear, straight to 48x48
@@ -16,8 +16,8 @@ CLIP_LIKE = Preprocess(40, (0.48, 0.46, 0.41), (0.27, 0.26, 0.28), "bicubic", "s
 
 
 @pytest.fixture
-def prepared(smoke_params):
-    return prepare.prepare_dataset(smoke_params, progress=False)
+def prepared(smoke_params, smoke_data):
+    return smoke_data(smoke_params)
 
 
 def _direct(prepared, split, pre):

@@ -1,42 +1,19 @@
 """The full-scale rehearsal, scaled down: profile `rehearsal` (Food-101's 101 classes, the real ViT-B/16,
-Swin V2-T and CLIP ViT-B/32 with random weights) at 2 train / 1 test image per class, 1 epoch, on CPU.
+Swin V2-T and CLIP ViT-B/32 with random weights) at tests/background.py's REHEARSAL settings (one image per
+class for validation and test, two training steps of each model), on CPU.
 
-One run of all seven notebooks through ./run_all.sh (module fixture, several minutes on 2 cores), then
-checks that nothing assumed the smoke profile's tiny sizes.
+One run of all seven notebooks through ./run_all.sh (the session fixture `rehearsal`, started in the
+background at the first test), then checks that nothing assumed the smoke profile's tiny sizes.
 """
 import json
-import os
-import subprocess
-import sys
 
 import pandas as pd
-import pytest
 import torch
+from safetensors.torch import load_file
 
-from foodlib import artifacts, attention, config, models, posembed
+from foodlib import artifacts, attention, models, posembed, train
+from foodlib.train import checkpoints
 from foodlib.data import prepare, synthetic
-
-ROOT = config.project_root()
-ARGS = ["--profile", "rehearsal", "-p", "device", "cpu", "-p", "synthetic_train_per_class", "2",
-        "-p", "synthetic_test_per_class", "1", "-p", "num_epochs", "1", "-p", "linear_probe_epochs", "1",
-        "-p", "attention_images", "4"]  # README's CPU rehearsal command, as written
-# Added for the test machine (2 cores, 24 GiB, shared with the test process): full's batch of 64 trains
-# ViT-B/16 in fp32 at ~8 GiB resident, and 20 deletion steps made notebook 06 take 16 of the run's 30
-# minutes there. Neither changes a shape or a class list, which is what the test checks.
-LIGHTER = ["-p", "batch_size", "16", "-p", "eval_batch_size", "32", "-p", "deletion_steps", "4"]
-
-
-@pytest.fixture(scope="module")
-def rehearsal(tmp_path_factory):
-    results = tmp_path_factory.mktemp("rehearsal") / "results"
-    env = {**os.environ, "FOODLIB_PYTHON": sys.executable, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    proc = subprocess.run([str(ROOT / "run_all.sh"), *ARGS, *LIGHTER, "-p", "results_dir", str(results)], env=env,
-                          cwd=ROOT, capture_output=True, text=True, timeout=3600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    params = config.resolve("rehearsal", device="cpu", synthetic_train_per_class=2, synthetic_test_per_class=1,
-                            num_epochs=1, linear_probe_epochs=1, attention_images=4, batch_size=16,
-                            eval_batch_size=32, deletion_steps=4, results_dir=str(results))
-    return params, proc.stdout
 
 
 def test_all_seven_notebooks_ran_and_were_timed(rehearsal):
@@ -76,3 +53,32 @@ def test_real_grids_and_stages(rehearsal):
         x = torch.zeros(1, 3, 224, 224)
         tokens = vit(pixel_values=x, output_hidden_states=True).hidden_states[-1].shape[1]
     assert tokens == 14 * 14 + 1
+
+
+def test_the_stopped_trainings_resume_at_real_size(rehearsal):
+    """max_steps stopped each fine-tune and linear probe after two steps: the state it saved (weights and AdamW
+    moments of the real-size model) matches these settings and loads back into a new session, which is what a
+    resumed run starts from."""
+    params, _ = rehearsal
+    prepared = prepare.load_prepared(params)
+    for name, variant in [("vit", "finetune"), ("vit", "linear"), ("swin", "finetune"), ("swin", "linear")]:
+        s = train.session.open_session(name, params, prepared, variant, "cpu")
+        assert (s.state["global_step"], s.state["finished"], s.state["stop_reason"]) == (2, False, "max_steps"), s.name
+        checkpoints.load_last(s.last, s.model, s.optimizer, "cpu")
+        saved = load_file(str(s.last / "model.safetensors"))
+        weights = s.model.state_dict()
+        assert all(torch.equal(weights[k], v) for k, v in saved.items()), s.name
+        trainable = {k: p for k, p in s.model.named_parameters() if p.requires_grad}
+        assert all(s.optimizer.state[p]["exp_avg"].shape == p.shape for p in trainable.values()), s.name
+        head = trainable[models.spec(name).family.head + ".weight"]  # 101 rows; it learnt in both variants
+        assert head.shape[0] == 101 and s.optimizer.state[head]["exp_avg"].abs().sum() > 0, s.name
+
+
+def test_max_steps_inside_the_first_epoch_gives_valid_notebooks(rehearsal):
+    """02 and 03 stopped after two steps, before any epoch ended (so no best epoch): each still draws its curves
+    and scores the model as trained. (Was tests/test_documents.py's smoke run of 02 with max_steps 3.)"""
+    params, _ = rehearsal
+    for name in ("vit", "swin"):
+        assert (params.subdir("figures") / f"{name}_curves.png").stat().st_size > 5_000
+        metrics = json.loads((params.subdir("metrics") / f"{name}.json").read_text())
+        assert metrics["epochs_run"] == 0 and metrics["best_epoch"] is None and metrics["stop_reason"] == "max_steps"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from foodlib import config, models, train
-from foodlib.data import loader, prepare
+from foodlib.data import loader
 from foodlib.train import scoring
 
 
@@ -31,9 +31,9 @@ def test_epoch_order_resumed_mid_epoch_is_the_tail_of_the_full_order():
 
 
 @pytest.fixture(scope="module")
-def prepared_smoke(tmp_path_factory):
+def prepared_smoke(tmp_path_factory, smoke_data):
     params = config.resolve("smoke", results_dir=str(tmp_path_factory.mktemp("train") / "results"))
-    return params, prepare.prepare_dataset(params, progress=False)
+    return params, smoke_data(params)
 
 
 def test_augmentation_depends_on_seed_epoch_and_index_only(prepared_smoke):

@@ -5,7 +5,8 @@
     faithful, curves = attention.deletion_table(explainers, images, params.deletion_steps)
 
   vit           ViT and CLIP (class token): attention capture, class-token attention, rollout, relevancy
-  swin          Swin V2: shifted-window attention on the full token grid, rollout through the stages, Grad-CAM
+  swin          Swin V2: shifted-window attention on the full token grid, rollout and relevancy through the
+                stages, Grad-CAM
   faithfulness  the deletion test and the in-box mass (tensor in, tensor or table out)
   explain       `Explainer`: one interface over the three models (predict, map, per-head maps, images)
   analysis      what 06 computes with them: deletion table, galleries, every head, in-box check

@@ -185,17 +185,24 @@ def relevancy(model, pixel_values: torch.Tensor, target: torch.Tensor | None = N
 
     R starts as the identity on the first stage's tokens; each block adds its gradient-weighted attention,
     R <- R + mean_heads((dS/dA * A)^+) @ R; a merge maps R through its 2x2 averaging matrix, as rollout
-    does; the classifier averages the last stage's tokens, so the map is the mean row of R.
+    does; the classifier averages the last stage's tokens, so the map is the mean row of R, less the share
+    of the identity alone (each token's own residual path: 1/N1 everywhere on an even grid). Chefer et al.'s
+    ViT map likewise leaves out the class token's own; what remains is the relevance the attention adds.
     """
     cams = attentions_and_grads(model, pixel_values, target)
     geometry = block_geometry(model.config)
     first = geometry[0]
     rel = torch.eye(first.height * first.width, device=cams[0].device).expand(len(pixel_values), -1, -1)
+    merges = []
     for cam, g, prev in zip(cams, geometry, [geometry[0], *geometry[:-1]]):
         if g.stage != prev.stage:  # a patch merging sits between stages
-            rel = merge_matrix(prev.height, prev.width).float().to(rel.device) @ rel
+            merges.append(merge_matrix(prev.height, prev.width).float().to(rel.device))
+            rel = merges[-1] @ rel
         rel = rel + cam @ rel  # (B, N_stage, N_first)
-    return rel.mean(1).reshape(-1, first.height, first.width)
+    identity = torch.full((1, rel.shape[1]), 1.0 / rel.shape[1], device=rel.device)  # the mean row ...
+    for m in reversed(merges):
+        identity = identity @ m  # ... of the merges' product alone: (1, N_first)
+    return (rel.mean(1) - identity).clamp(min=0).reshape(-1, first.height, first.width)
 
 
 METHODS = ("rollout", "gradcam", "last_stage", "relevancy")

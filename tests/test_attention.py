@@ -155,6 +155,23 @@ def test_swin_relevancy_is_class_specific_and_on_the_first_stage_grid(swin):
     torch.testing.assert_close(attention.swin.relevancy(swin, x), attention.swin.relevancy(swin, x, pred))
 
 
+def test_swin_relevancy_equals_the_rule_on_the_full_matrix(swin):
+    # The rule as written: R = I, then R += cam @ R per block, R = merge @ R between stages, map = mean row
+    # of R less the identity path's; the module takes the mean row from the other end as a vector.
+    x = _images(2, 48)
+    cams = attention.swin.attentions_and_grads(swin, x)
+    geo = attention.swin.block_geometry(swin.config)
+    rel, alone = torch.eye(144).expand(2, 144, 144), torch.eye(144)
+    for i, (cam, g) in enumerate(zip(cams, geo)):
+        if i and g.stage != geo[i - 1].stage:
+            merge = attention.swin.merge_matrix(geo[i - 1].height, geo[i - 1].width).float()
+            rel, alone = merge @ rel, merge @ alone
+        rel = rel + cam @ rel
+    expected = (rel.mean(1) - alone.mean(0)).reshape(2, 12, 12)
+    torch.testing.assert_close(attention.swin.relevancy(swin, x), expected, atol=1e-6, rtol=1e-4)
+    assert expected.amin() > 1e-5  # the attention terms reach every token, far above the tolerance
+
+
 def test_swin_relevancy_terms_agree_with_transformers_own_windows(swin):
     # transformers returns the last block of each stage; the gradient of the score with respect to those very
     # tensors, cut into windows by transformers' own roll + window_partition, gives the same per-block terms.

@@ -158,3 +158,10 @@ def test_executed_06_shows_the_first_view_as_a_figure(smoke_ok):
     png = smoke_ok.subdir("figures") / "attention_explorer.png"
     assert 20_000 < png.stat().st_size <= 300_000
     assert "figures/attention_explorer.png" in (smoke_ok.run_dir / "REPORT.md").read_text()
+
+
+def test_any_notebook_can_open_it_with_the_params_alone(smoke_ok):
+    view = attention.explorer(smoke_ok)  # loads the three models itself, on the params' device
+    assert set(view.explainers) == set(MODELS) and all(ex.device.type == "cpu" for ex in view.explainers.values())
+    assert view.browse.value == "set:clip_right_vit_wrong"  # the first gallery set of 06 with members
+    assert len(_overlays(view.figure)) == 3 and view.picture.value[:8] == b"\x89PNG\r\n\x1a\n"

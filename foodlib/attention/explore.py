@@ -127,7 +127,8 @@ class Explorer:
             method, head = check_method(name, methods[name], self.explainers[name]), heads.get(name, 0)
             pred, conf = cat.prediction(name, image_id)
             shown = f"{method} {head}" if method == "head" else method
-            panels.append({"image": self.cache.image(image_id, name), "map": self.cache.map(image_id, name, method, head),
+            panels.append({"image": self.cache.image(image_id, name),
+                           "map": self.cache.map(image_id, name, method, head),
                            "title": f"{name} {shown}\n" + plots.label_text(classes, label, pred, conf)})
             top, probs = cat.top5(name, image_id)
             bars.append({"names": [classes[c] for c in top], "probs": probs,

@@ -143,6 +143,57 @@ def test_relevancy_is_class_specific(vit):
     assert a.shape == (1, 10, 10) and not torch.allclose(a, b)
 
 
+def test_swin_relevancy_is_class_specific_and_on_the_first_stage_grid(swin):
+    x = _images(2, 48)
+    a = attention.swin.relevancy(swin, x, torch.tensor([0, 0]))
+    b = attention.swin.relevancy(swin, x, torch.tensor([3, 3]))
+    assert a.shape == (2, 12, 12) and (a >= 0).all()
+    assert not torch.allclose(a, b)  # another class, another map
+    # Default target: the predicted class.
+    with torch.no_grad():
+        pred = swin(pixel_values=x).logits.argmax(-1)
+    torch.testing.assert_close(attention.swin.relevancy(swin, x), attention.swin.relevancy(swin, x, pred))
+
+
+def test_swin_relevancy_equals_the_rule_on_the_full_matrix(swin):
+    # The rule as written: R = I, then R += cam @ R per block, R = merge @ R between stages, map = mean row
+    # of R less the identity path's; the module takes the mean row from the other end as a vector.
+    x = _images(2, 48)
+    cams = attention.swin.attentions_and_grads(swin, x)
+    geo = attention.swin.block_geometry(swin.config)
+    rel, alone = torch.eye(144).expand(2, 144, 144), torch.eye(144)
+    for i, (cam, g) in enumerate(zip(cams, geo)):
+        if i and g.stage != geo[i - 1].stage:
+            merge = attention.swin.merge_matrix(geo[i - 1].height, geo[i - 1].width).float()
+            rel, alone = merge @ rel, merge @ alone
+        rel = rel + cam @ rel
+    expected = (rel.mean(1) - alone.mean(0)).reshape(2, 12, 12)
+    torch.testing.assert_close(attention.swin.relevancy(swin, x), expected, atol=1e-6, rtol=1e-4)
+    assert expected.amin() > 1e-5  # the attention terms reach every token, far above the tolerance
+
+
+def test_swin_relevancy_terms_agree_with_transformers_own_windows(swin):
+    # transformers returns the last block of each stage; the gradient of the score with respect to those very
+    # tensors, cut into windows by transformers' own roll + window_partition, gives the same per-block terms.
+    x = _images(1, 48)
+    cams = attention.swin.attentions_and_grads(swin, x)
+    geo = attention.swin.block_geometry(swin.config)
+    assert [c.shape[-1] for c in cams] == [g.height * g.width for g in geo]
+    out = swin(pixel_values=x.requires_grad_(True), output_attentions=True)
+    score = out.logits[0, out.logits[0].argmax()]
+    grads = torch.autograd.grad(score, out.attentions)
+    for block, att, grad in zip((1, 3, 5), out.attentions, grads):
+        g = geo[block]
+        theirs = (grad * att).clamp(min=0).mean(1, keepdim=True)  # (windows, 1, w*w, w*w)
+        torch.testing.assert_close(_hf_windows(cams[block][0], g.height, g.width, g.window, g.shift), theirs.detach())
+    # Attention only inside windows: the first block's term is zero across its 3x3 windows.
+    first = cams[0][0].reshape(12, 12, 12, 12)
+    assert first[0, 0, 3:, :].abs().sum() == 0 and first[0, 0, :, 3:].abs().sum() == 0
+    # Not rollout under another name: the gradients weigh the terms.
+    rel = attention.swin.relevancy(swin, x)
+    assert not torch.allclose(rel / rel.sum(), attention.swin.rollout(swin, x), atol=1e-4)
+
+
 # -- Swin window reassembly ---------------------------------------------------
 def _hf_windows(full: torch.Tensor, height: int, width: int, window: int, shift: int) -> torch.Tensor:
     """Cut a (N, N) token map into Swin windows with transformers' own roll + window_partition."""
@@ -220,7 +271,7 @@ def test_explainers_give_maps_heads_and_a_deletion_table(vit, swin, clip_clf):
     assert heads["swin"].shape == (1, 8, 3, 3)  # last stage: 8 heads on a 3x3 grid, one global window
     assert exs["swin"].deletion_grid == (12, 12) and exs["vit"].deletion_grid == (10, 10)
     table, curves = attention.deletion_table(exs, images, num_steps=4, batch_size=2)
-    assert len(table) == 3 + 3 + 3 and set(table["model"]) == {"vit", "swin", "clip"}
+    assert len(table) == 3 + 4 + 3 and set(table["model"]) == {"vit", "swin", "clip"}
     assert table[["deletion_auc", "random_auc"]].apply(lambda c: c.between(0, 1)).all().all()
     assert curves["vit cls"].shape == (3, 5)
     best = attention.best_methods(table)

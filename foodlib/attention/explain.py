@@ -74,6 +74,15 @@ class Explainer:
             return vit.cls_attention(atts, vit.grid_of(self.model)).cpu()
 
     @property
+    def num_heads(self) -> int:
+        """Heads of the last layer (Swin: of its last stage): the maps `head_maps` returns."""
+        if self.kind == "swin":
+            return int(self.model.config.num_heads[-1])
+        if isinstance(self.model, vit.ClipClassifier):
+            return int(self.model.model.visual.transformer.resblocks[-1].attn.num_heads)
+        return int(self.model.config.num_attention_heads)
+
+    @property
     def deletion_grid(self) -> tuple[int, int]:
         """Patches removed in the deletion test: the model's own token grid (Swin: its first stage)."""
         if self.kind == "swin":

@@ -138,3 +138,44 @@ def deletion_plot(curves: dict[str, torch.Tensor]):
     fig.suptitle("Deletion test: mean probability of the predicted class as patches are removed "
                  "(lower area = more faithful map)", fontsize=10)
     return fig
+
+
+TRUE_COLOUR, OTHER_COLOUR = "tab:green", "0.65"  # the true class's bar, the others' (grey)
+
+
+def top5_bars(ax, names: Sequence[str], probs: Sequence[float], true_at: int | None, title: str) -> None:
+    """Horizontal bars of a model's top-5 (most probable on top), the true class's bar in TRUE_COLOUR."""
+    y = np.arange(len(names))
+    bars = ax.barh(y, probs, color=[TRUE_COLOUR if i == true_at else OTHER_COLOUR for i in y])
+    ax.set_yticks(y, list(names), fontsize=7)
+    if true_at is not None:
+        ax.get_yticklabels()[true_at].set_fontweight("bold")
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.15)  # room for the value labels
+    ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_xlabel("probability", fontsize=7)
+    ax.set_title(title if true_at is not None else f"{title}\n(true class not in the top 5)", fontsize=8)
+
+
+def explorer_view(image: np.ndarray, panels: list[dict], bars: list[dict], title: str, alpha: float = 0.5):
+    """The explorer's figure: the image, each model's map on its own input, and each model's top-5 under it.
+
+    panels: [{"image": (S, S, 3) the model's input, "map": (h, w), "title": str}], one per model;
+    bars: [{"names": 5 class names, "probs": 5 floats, "true_at": index of the true class or None,
+    "title": str}], in the same order.
+    """
+    n = len(panels)
+    fig, axes = plt.subplots(2, n + 1, figsize=(2.7 * (n + 1), 5.4), squeeze=False, layout="constrained",
+                             gridspec_kw={"height_ratios": [1.2, 1]})
+    overlay(axes[0, 0], image, None, f"test image ({image.shape[1]}x{image.shape[0]} px)")
+    for ax, panel in zip(axes[0, 1:], panels):
+        overlay(ax, panel["image"], panel["map"], panel["title"], alpha)
+    axes[1, 0].axis("off")
+    axes[1, 0].text(0.5, 0.5, "top-5 probabilities\nof each model;\nthe true class in green", ha="center",
+                    va="center", fontsize=8, color=TRUE_COLOUR)
+    for ax, bar in zip(axes[1, 1:], bars):
+        top5_bars(ax, bar["names"], bar["probs"], bar["true_at"], bar["title"])
+    map_colorbar(fig, axes[0, 1:])
+    fig.suptitle(title, fontsize=10)
+    return fig

@@ -1,4 +1,4 @@
-"""Swin V2 maps: shifted-window attention reassembled on the full token grid, and Grad-CAM.
+"""Swin V2 maps: shifted-window attention reassembled on the full token grid, rollout, relevancy and Grad-CAM.
 
 Swin V2 has no class token and attends only inside windows. A block with
 shift s first rolls the (padded) token grid by (-s, -s), cuts it into
@@ -158,13 +158,68 @@ def grad_cam(model, pixel_values: torch.Tensor, target: torch.Tensor | None = No
     return cam.reshape(-1, last.height, last.width)
 
 
-METHODS = ("rollout", "gradcam", "last_stage")
+def attentions_and_grads(model, pixel_values: torch.Tensor, target: torch.Tensor | None = None
+                         ) -> list[torch.Tensor]:
+    """Per block, mean_heads((dS/dA * A)^+) on the stage's full token grid: (B, N_stage, N_stage) each.
+
+    S is the target class's logit (default: the predicted class). The product is taken per window, where
+    the model computed A, then reassembled like the attention itself (zero across windows).
+    """
+    require_eager(model)
+    with torch.enable_grad(), block_attention_hooks(model) as store:
+        # An input that needs grad keeps a frozen model in the autograd graph.
+        logits = model(pixel_values=pixel_values.detach().requires_grad_(True), output_attentions=True).logits
+        if target is None:
+            target = logits.argmax(-1)
+        score = logits.gather(1, target.view(-1, 1).to(logits.device)).sum()  # images are independent
+        grads = torch.autograd.grad(score, store)
+    geometry = block_geometry(model.config)
+    if len(store) != len(geometry):
+        raise RuntimeError(f"captured {len(store)} attention maps for {len(geometry)} blocks")
+    cams = [(g.float() * a.detach().float()).clamp(min=0).mean(1, keepdim=True) for a, g in zip(store, grads)]
+    return [reassemble(c, g.height, g.width, g.window, g.shift)[:, 0] for c, g in zip(cams, geometry)]
+
+
+def relevancy(model, pixel_values: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+    """Class-specific relevancy (Chefer et al. 2021) through every block and patch merging: (B, H1, W1).
+
+    R starts as the identity on the first stage's tokens; each block adds its gradient-weighted attention,
+    R <- R + mean_heads((dS/dA * A)^+) @ R; a merge maps R through its 2x2 averaging matrix, as rollout
+    does; the classifier averages the last stage's tokens, so the map is the mean row of R, less the share
+    of the identity alone (each token's own residual path: 1/N1 everywhere on an even grid). Chefer et al.'s
+    ViT map likewise leaves out the class token's own; what remains is the relevance the attention adds.
+
+    R = A_L ... A_1 with A = I + cam or a merge, so its mean row is v = (1/N_last) 1^T A_L ... A_1, taken
+    from the classifier's end as a row vector: N^2 work per block instead of N^3 for R itself (Swin V2-T's
+    first stage has N = 64 * 64 tokens).
+    """
+    cams = attentions_and_grads(model, pixel_values, target)
+    geometry = block_geometry(model.config)
+    steps = []  # (matrix, is_merge) in forward order
+    for cam, g, prev in zip(cams, geometry, [geometry[0], *geometry[:-1]]):
+        if g.stage != prev.stage:  # a patch merging sits between stages
+            steps.append((merge_matrix(prev.height, prev.width).float().to(cam.device), True))
+        steps.append((cam, False))
+    n_last = cams[-1].shape[-1]
+    v = torch.full((len(pixel_values), 1, n_last), 1.0 / n_last, device=cams[0].device)  # (B, 1, N_stage)
+    identity = v[:1].clone()  # the same product with every cam left out
+    for m, is_merge in reversed(steps):
+        v = v @ m if is_merge else v + v @ m  # v (I + cam) = v + v cam
+        identity = identity @ m if is_merge else identity
+    first = geometry[0]
+    return (v - identity).squeeze(1).clamp(min=0).reshape(-1, first.height, first.width)
+
+
+METHODS = ("rollout", "gradcam", "last_stage", "relevancy")
 
 
 def swin_map(model, pixel_values: torch.Tensor, method: str, target: torch.Tensor | None = None) -> torch.Tensor:
-    """One (B, h, w) map by `method`: rollout | gradcam | last_stage (attention received in the last block)."""
+    """One (B, h, w) map by `method`: rollout | gradcam | last_stage (attention received in the last block)
+    | relevancy; `target` (B,) is the class of the class-specific ones (gradcam, relevancy), default predicted."""
     if method == "rollout":
         return rollout(model, pixel_values)
+    if method == "relevancy":
+        return relevancy(model, pixel_values, target)
     if method == "gradcam":
         return grad_cam(model, pixel_values, target)
     if method == "last_stage":

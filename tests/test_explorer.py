@@ -1,0 +1,167 @@
+"""The attention explorer driven as a click would drive it: set a widget's value, read what is drawn.
+
+Uses the smoke series run once per session (`smoke_ok`): 02-04's prediction files, 05's disagreement sets
+and 06's deletion table under its run_dir.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_rgba
+
+from foodlib import artifacts, attention, compare, config
+from foodlib.data.prepare import load_prepared
+
+MODELS = ("vit", "swin", "clip")
+
+
+@pytest.fixture(scope="module")
+def loaded(smoke_ok):
+    prepared = load_prepared(smoke_ok)
+    return prepared, attention.load_explainers(smoke_ok, prepared.classes)
+
+
+@pytest.fixture(scope="module")
+def preds(smoke_ok):
+    return {m: pd.read_parquet(artifacts.prediction_path(m, smoke_ok)).set_index("image_id") for m in MODELS}
+
+
+@pytest.fixture
+def view(smoke_ok, loaded):
+    prepared, exs = loaded
+    return attention.explorer(smoke_ok, exs, prepared)
+
+
+def _overlays(fig):
+    """The map panels (an image under a map) of the explorer's figure, in model order."""
+    return [ax for ax in fig.axes if len(ax.get_images()) == 2]
+
+
+def _bars(fig):
+    return [ax for ax in fig.axes if ax.patches]
+
+
+def _count_calls(monkeypatch, exs) -> dict[str, int]:
+    calls = {"map": 0, "head_maps": 0}
+    for ex in exs.values():
+        for method in calls:
+            def counted(*args, _f=getattr(ex, method), _m=method, **kwargs):
+                calls[_m] += 1
+                return _f(*args, **kwargs)
+            monkeypatch.setattr(ex, method, counted)
+    return calls
+
+
+def test_titles_and_bars_follow_the_chosen_image(view, preds, loaded):
+    classes = loaded[0].classes
+    view.browse.value = "all"
+    for image_id in [view.image.options[1][1], view.image.options[-1][1]]:
+        view.image.value = image_id
+        fig = view.figure
+        label = int(preds["vit"].loc[image_id, "label"])
+        assert fig.get_suptitle() == f"{image_id}: true class {classes[label]}"
+        for name, ax, bars in zip(MODELS, _overlays(fig), _bars(fig)):
+            row = preds[name].loc[image_id]
+            pred, probs = int(row["pred"]), np.asarray(row["probs"])
+            assert ax.get_title().startswith(f"{name} {view.methods[name].value}\n")
+            assert f"pred {classes[pred]} ({probs[pred]:.0%}, {'ok' if pred == label else 'wrong'})" in ax.get_title()
+            top = np.argsort(-probs, kind="stable")[:5]
+            assert [t.get_text() for t in bars.get_yticklabels()] == [classes[c] for c in top]
+            np.testing.assert_allclose([p.get_width() for p in bars.patches], probs[top], rtol=1e-6)
+            green = [p.get_facecolor() == to_rgba(attention.plots.TRUE_COLOUR) for p in bars.patches]
+            assert green == [c == label for c in top]  # the true class marked, and only it
+            assert ("not in the top 5" in bars.get_title()) is (label not in top)
+
+
+def test_image_choices_show_the_prediction_files_and_05s_sets(view, preds, smoke_ok, loaded):
+    classes = loaded[0].classes
+    members = compare.load_disagreement_members(smoke_ok)
+    view.browse.value = "set:clip_right_vit_wrong"
+    ids = [v for _, v in view.image.options]
+    ranked = members[members["set"] == "clip_right_vit_wrong"].sort_values("rank")["image_id"].tolist()
+    assert ids == ranked and ids
+    for text, image_id in view.image.options:
+        assert preds["clip"].loc[image_id, "pred"] == preds["clip"].loc[image_id, "label"]  # clip right
+        assert preds["vit"].loc[image_id, "pred"] != preds["vit"].loc[image_id, "label"]  # vit wrong
+        shown = " · ".join(f"{m} {classes[preds[m].loc[image_id, 'pred']]}" for m in MODELS)
+        assert text == f"{image_id} · true {classes[preds['vit'].loc[image_id, 'label']]} · {shown}"
+    view.browse.value = "class:2"
+    assert {preds["vit"].loc[v, "label"] for _, v in view.image.options} == {2}
+    assert view.figure.get_suptitle().endswith(f"true class {classes[2]}")
+
+
+def test_a_second_visit_to_a_view_recomputes_nothing(view, monkeypatch, loaded):
+    calls = _count_calls(monkeypatch, loaded[1])
+    first, picture = view.image.value, view.picture.value
+    view.image.value = view.image.options[1][1]
+    assert calls == {"map": 3, "head_maps": 0}  # one map per model for the new image
+    assert view.picture.value != picture
+    view.image.value = first
+    view.opacity.value = 0.8  # redraws the same maps more opaque
+    assert calls == {"map": 3, "head_maps": 0}
+    assert all(ax.get_images()[1].get_alpha() == 0.8 for ax in _overlays(view.figure))
+    assert view.heads["vit"].disabled
+    view.methods["vit"].value = "head"  # one forward gives every head
+    assert not view.heads["vit"].disabled and "vit head 0" in _overlays(view.figure)[0].get_title()
+    view.heads["vit"].value = 1
+    view.heads["vit"].value = 0
+    assert calls == {"map": 3, "head_maps": 1}
+    assert "vit head 0" in _overlays(view.figure)[0].get_title()
+
+
+def test_an_empty_selection_shows_a_message_and_the_next_one_draws_again(smoke_ok, loaded):
+    prepared, exs = loaded
+    cat = attention.browse.load_catalogue(smoke_ok, list(exs), prepared)
+    emptied = dataclasses.replace(cat, members=cat.members[cat.members["set"] != "clip_only"],
+                                  set_sizes={**cat.set_sizes, "clip_only": 0})
+    view = attention.Explorer(emptied, exs, attention.explore.default_methods(smoke_ok, exs), browse="set:clip_only")
+    assert view.image.options == () and view.image.value is None
+    texts = [t.get_text() for ax in view.figure.axes for t in ax.texts]
+    assert texts == ["No test image where clip is right and vit and swin are wrong: pick another set."]
+    assert not any(ax.get_images() or ax.patches for ax in view.figure.axes)
+    view.browse.value = "all"
+    assert view.image.value == cat.test.index[0] and len(_overlays(view.figure)) == 3
+
+
+def test_an_unknown_method_is_refused_by_name(view, smoke_ok, loaded):
+    prepared, exs = loaded
+    with pytest.raises(ValueError, match=r"unknown method 'cls' for swin: choose one of rollout, gradcam, "
+                                         r"last_stage, relevancy$"):
+        attention.explorer(smoke_ok, exs, prepared, methods={"swin": "cls"})
+    with pytest.raises(ValueError, match=r"unknown method 'saliency' for vit: choose one of cls, rollout, "
+                                         r"relevancy, head$"):
+        view.cache.map(view.image.value, "vit", "saliency")
+    with pytest.raises(ValueError, match="nothing to browse as 'set:vit_never'"):
+        attention.explorer(smoke_ok, exs, prepared, browse="set:vit_never")
+
+
+def test_first_methods_are_the_most_faithful_by_06s_table(view, smoke_ok, loaded, tmp_path):
+    table = pd.read_csv(smoke_ok.subdir("tables") / "attention_faithfulness.csv")
+    for name in MODELS:
+        rows = table[table["model"] == name]
+        assert view.methods[name].value == rows.loc[rows["auc_gain"].idxmax(), "method"]
+    elsewhere = config.resolve("smoke", results_dir=str(tmp_path))  # no deletion table there
+    assert attention.explore.default_methods(elsewhere, loaded[1]) == {m: "relevancy" for m in MODELS}
+
+
+def test_executed_06_shows_the_first_view_as_a_figure(smoke_ok):
+    nb = nbformat.read(smoke_ok.run_dir / "notebooks" / "06_attention_maps.ipynb", as_version=4)
+    outputs = nb.cells[-1].outputs
+    assert [o.output_type for o in outputs] == ["display_data", "execute_result"]
+    assert "image/png" in outputs[0].data  # the static first view
+    assert outputs[1].data["text/plain"] == attention.explore.PLAIN_TEXT  # the widgets, for a reader without them
+    assert "application/vnd.jupyter.widget-view+json" in outputs[1].data
+    png = smoke_ok.subdir("figures") / "attention_explorer.png"
+    assert 20_000 < png.stat().st_size <= 300_000
+    assert "figures/attention_explorer.png" in (smoke_ok.run_dir / "REPORT.md").read_text()
+
+
+def test_any_notebook_can_open_it_with_the_params_alone(smoke_ok):
+    view = attention.explorer(smoke_ok)  # loads the three models itself, on the params' device
+    assert set(view.explainers) == set(MODELS) and all(ex.device.type == "cpu" for ex in view.explainers.values())
+    assert view.browse.value == "set:clip_right_vit_wrong"  # the first gallery set of 06 with members
+    assert len(_overlays(view.figure)) == 3 and view.picture.value[:8] == b"\x89PNG\r\n\x1a\n"

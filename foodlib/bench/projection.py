@@ -28,6 +28,7 @@ import numpy as np
 
 from foodlib import registry
 from foodlib.config import Params
+from foodlib.run.runner import SERIES
 
 PROJECTED = "projected"
 REST = "rest"  # the part of a notebook that is neither a training epoch nor compiling
@@ -110,11 +111,20 @@ def _compile_seconds(written: dict[str, dict[str, Any]]) -> float:
     return sum((m.get("train_compile_s") or 0.0) + (m.get("eval_compile_s") or 0.0) for m in written.values())
 
 
+def timings_rows(run_dir: Path) -> list[dict[str, Any]]:
+    """Each notebook's row of a run: timings.json, and `timings_NN.json` copies that a run made one notebook
+    at a time (`run_all.sh --only NN`, which rewrites timings.json) left beside it; the latest row per notebook."""
+    rows: dict[str, dict[str, Any]] = {}
+    for path in sorted(run_dir.glob("timings_[0-9][0-9].json")) + [run_dir / "timings.json"]:
+        if path.exists():
+            rows.update({r["notebook"]: r for r in json.loads(path.read_text())["notebooks"]})
+    return [rows[nb] for nb in sorted(rows)]
+
+
 def measure(params: Params) -> list[Part]:
-    """The parts of one run of the series at `params` (its timings.json, and its metrics for 02 / 03)."""
-    timings = json.loads((params.run_dir / "timings.json").read_text())
+    """The parts of one run of the series at `params` (its timings, and its metrics for 02 / 03)."""
     parts = []
-    for row in timings["notebooks"]:
+    for row in timings_rows(params.run_dir):
         if row["status"] != "ok":
             raise ValueError(f"{params.run_dir}: {row['notebook']} did not finish ({row['status']})")
         nb = row["notebook"]
@@ -129,13 +139,16 @@ def measure(params: Params) -> list[Part]:
 
 
 def fit(runs: list[list[Part]]) -> dict[tuple[str, str], Line]:
-    """(notebook, part) -> its line, from two or more runs of which at least two differ in data size."""
-    sizes = {tuple(sorted((p.notebook, p.images) for p in run if p.part == REST)) for run in runs}
+    """(notebook, part) -> its line, from two or more runs of which at least two differ in data size; only the
+    notebooks that every run measured."""
+    common = set.intersection(*({p.notebook for p in run} for run in runs)) if runs else set()
+    sizes = {tuple(sorted((p.notebook, p.images) for p in run if p.part == REST and p.notebook in common))
+             for run in runs}
     if len(sizes) < 2:
         raise ValueError("a fixed cost and a cost per image need runs at two data sizes at least; "
                          f"got {len(runs)} run(s) at one size")
     lines = {}
-    keys = sorted({(p.notebook, p.part) for run in runs for p in run})
+    keys = sorted({(p.notebook, p.part) for run in runs for p in run if p.notebook in common})
     for key in keys:
         got = [p for run in runs for p in run if (p.notebook, p.part) == key]
         x = np.array([p.images for p in got], dtype=float)
@@ -160,8 +173,7 @@ def project(lines: dict[tuple[str, str], Line], params: Params) -> dict[str, flo
 
 def measured_seconds(params: Params) -> dict[str, float]:
     """Measured seconds per notebook of one run (its timings.json)."""
-    timings = json.loads((params.run_dir / "timings.json").read_text())
-    return {row["notebook"]: row["seconds"] for row in timings["notebooks"]}
+    return {row["notebook"]: row["seconds"] for row in timings_rows(params.run_dir)}
 
 
 def record(fitted: list[Params], target: Params, lines: dict[tuple[str, str], Line]) -> dict[str, Any]:
@@ -179,6 +191,7 @@ def record(fitted: list[Params], target: Params, lines: dict[tuple[str, str], Li
                       "attention_images": target.attention_images,
                       "seconds": {nb: round(s, 1) for nb, s in notebooks.items()},
                       "total_s": round(sum(notebooks.values()), 1),
+                      "not_projected": [nb for nb in SERIES if nb not in notebooks],  # not measured in every run
                       "assumes": "every epoch runs (no early stopping); nothing else grows with the data"},
     }
 

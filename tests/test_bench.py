@@ -106,3 +106,10 @@ def test_make_loader_collates_channels_last_batches(smoke_params, smoke_data):
     assert x.shape == (4, 3, 48, 48) and x.dtype == torch.uint8 and y.tolist() == ds.labels[:4]
     assert x.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(x[1], ds[1][0])
+
+
+def test_models_section_times_clips_image_tower():
+    rows = cli.run(["--sections", "models", "--models", "clip", "--device", "cpu", "--eval-batch-size", "2",
+                    "--iters", "1", "--warmup", "0"])
+    assert len(rows) == 1 and rows[0].name.startswith("CLIP ViT-B/32 image tower 224 eval")
+    assert rows[0].value > 0 and "87.8M params" in rows[0].note  # ViT-B/32's image tower

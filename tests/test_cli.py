@@ -42,7 +42,7 @@ def test_runner_module_mistyped_parameter_is_one_line():
 def test_bench_unknown_model_is_one_line():
     line = _usage_error([sys.executable, "-m", "foodlib.bench", "--sections", "models", "--models", "vit,swim"])
     assert line == ("python -m foodlib.bench: --models: unknown model 'swim' (did you mean 'swin'?); "
-                    "choose from vit, swin")
+                    "choose from vit, swin, clip")
 
 
 @pytest.mark.parametrize("param, value, named", [("lrr", "1", "'lrr' (did you mean 'lr'?)"),

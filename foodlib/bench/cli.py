@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--loader-images", type=int, default=1024,
                     help="images to time through the worker DataLoader, in whole passes (default 1024)")
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats of each one-process measurement (median)")
-    ap.add_argument("--models", default="vit,swin", help="models to time: vit,swin")
+    ap.add_argument("--models", default="vit,swin", help="models to time, from vit,swin,clip (clip: eval only)")
     ap.add_argument("--batch-size", type=int, default=None, help="train-step batch (default 4 on CPU, 128 on GPU)")
     ap.add_argument("--eval-batch-size", type=int, default=None, help="eval batch (default 8 on CPU, 256 on GPU)")
     ap.add_argument("--iters", type=int, default=None, help="timed iterations per model (default 2 CPU, 30 GPU)")

@@ -1,6 +1,7 @@
-"""Section `models`: full-size ViT-B/16 and Swin V2-T built from configs (random weights).
+"""Section `models`: full-size ViT-B/16 and Swin V2-T built from configs (random weights), and CLIP ViT-B/32's
+image tower (what notebook 04 scores with).
 
-Train step (forward + cross-entropy + backward + AdamW step) and inference_mode eval,
+Train step (forward + cross-entropy + backward + AdamW step) and inference_mode eval (CLIP: eval only),
 fp32 on CPU, bf16 autocast on GPU.
 """
 from __future__ import annotations
@@ -12,7 +13,8 @@ from foodlib import runtime
 from foodlib.bench.common import LiveRows, Row, _sync
 from foodlib.runtime import cpu_cores
 
-LABELS = {"vit": "ViT-B/16 224", "swin": "Swin V2-T 256"}
+LABELS = {"vit": "ViT-B/16 224", "swin": "Swin V2-T 256", "clip": "CLIP ViT-B/32 image tower 224"}
+CLIP_NAME = "ViT-B/32"  # params.clip_model of the full profile
 
 
 def build_model(name: str, num_labels: int = 101):
@@ -73,6 +75,13 @@ def time_model(model, image_size: int, *, device: str, batch: int, train: bool, 
         step, opt = _train_step(model, run, x, y, device, amp)
     else:
         step = _eval_step(model, run, x, device, amp)
+    rate = _rate(step, device=device, batch=batch, iters=iters, warmup=warmup)
+    del opt
+    return rate
+
+
+def _rate(step: Callable[[], None], *, device: str, batch: int, iters: int, warmup: int) -> float:
+    """Images per second of `step` over `iters` calls after `warmup` untimed ones."""
     for _ in range(warmup):
         step()
     _sync(device)
@@ -80,9 +89,37 @@ def time_model(model, image_size: int, *, device: str, batch: int, train: bool, 
     for _ in range(iters):
         step()
     _sync(device)
-    rate = iters * batch / (time.perf_counter() - t0)
-    del opt
-    return rate
+    return iters * batch / (time.perf_counter() - t0)
+
+
+def _time_clip(args, s: dict, rows: list[Row]) -> None:
+    """CLIP ViT-B/32's image tower (random weights, float32 as `clipmodels.load` gives it): eval only."""
+    import torch
+
+    from foodlib.models import archs, common
+
+    device, gpu = args.device, args.device == "cuda"
+    clip = common.import_clip()
+    model = clip.model.CLIP(**archs.clip_dims(CLIP_NAME)).float().eval().to(device)
+    tower = model.visual  # encode_image is visual(image.type(dtype))
+    run = torch.compile(tower) if args.compile else tower
+    size = model.visual.input_resolution
+    x = torch.randn(s["eval_b"], 3, size, size, device=device)
+
+    def step():
+        with torch.inference_mode(), runtime.autocast(device, torch.bfloat16 if gpu else None):
+            run(x)
+
+    if gpu:
+        torch.cuda.reset_peak_memory_stats()
+    ev = _rate(step, device=device, batch=s["eval_b"], iters=s["iters"], warmup=s["warmup"])
+    n_params = sum(p.numel() for p in tower.parameters()) / 1e6
+    note = f"{n_params:.1f}M params, {'bf16 autocast' if gpu else 'fp32'}, inference_mode" + (
+        ", torch.compile" if args.compile else "")
+    rows.append(Row("models", f"{LABELS['clip']} eval ({device}, batch {s['eval_b']})", ev, "images/s",
+                    per_core=None if gpu else ev / cpu_cores(), note=note))
+    if gpu:
+        rows[-1].extra["max_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
 
 
 def _settings(args) -> dict:
@@ -135,6 +172,9 @@ def models_section(args) -> list[Row]:
     settings = _settings(args)
     rows: list[Row] = LiveRows()
     torch.manual_seed(args.seed)
-    for name in args.models.split(","):
-        _time_one(name.strip(), args, settings, rows)
+    for name in (m.strip() for m in args.models.split(",")):
+        if name == "clip":
+            _time_clip(args, settings, rows)
+        else:
+            _time_one(name, args, settings, rows)
     return rows

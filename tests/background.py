@@ -55,7 +55,7 @@ class Run:
 # through the eval cache, CLIP zero-shot, 05's joins at 101 classes, 06's maps on every model and method,
 # 07's grids. (Today's README command for a CPU rehearsal trains whole epochs: ~15 minutes on 2 cores.)
 REHEARSAL = {"device": "cpu", "synthetic_train_per_class": 2, "synthetic_test_per_class": 1,
-             "num_epochs": 1, "linear_probe_epochs": 1, "max_steps": 2, "batch_size": 16, "eval_batch_size": 32,
+             "num_epochs": 1, "linear_probe_epochs": 1, "max_steps": 2, "batch_size": 4, "eval_batch_size": 32,
              "attention_images": 2, "deletion_steps": 2}
 
 

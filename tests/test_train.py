@@ -62,11 +62,15 @@ def test_the_augment_parameter_decides_trivial_augment(prepared_smoke, augment):
     assert len(steps) == 1 + augment  # RandomResizedCrop + flip, then TrivialAugment when asked
 
 
-def test_interrupted_run_resumes_to_the_same_predictions(prepared_smoke):
+SMALL = {"synthetic_train_per_class": 10, "synthetic_test_per_class": 4}  # a quarter of smoke's: 6 steps an epoch
+
+
+def test_interrupted_run_resumes_to_the_same_predictions(smoke_data, tmp_path):
     """Stopped by max_steps mid-epoch, then rerun: the same test predictions as one uninterrupted run (CPU),
     with TrivialAugment on (its draws are seeded per image and epoch, so resuming replays them)."""
-    base, prepared = prepared_smoke
-    params = config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, augment=True)
+    base = config.resolve("smoke", results_dir=str(tmp_path / "results"), **SMALL)
+    prepared = smoke_data(base)
+    params = config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, augment=True, **SMALL)
     steps_per_epoch = train.make_plan(params, "finetune", len(prepared.split("train"))).steps_per_epoch
     ckpt = models.checkpoint_dir("vit", params)
 
@@ -78,7 +82,8 @@ def test_interrupted_run_resumes_to_the_same_predictions(prepared_smoke):
 
     shutil.rmtree(ckpt)
     stop_at = steps_per_epoch + steps_per_epoch // 2  # in the middle of the second epoch
-    stopping = config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, augment=True, max_steps=stop_at)
+    stopping = config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, augment=True, max_steps=stop_at,
+                              **SMALL)
     part = train.fit("vit", stopping, prepared, device="cpu", progress=False)
     assert not part.finished and part.state["stop_reason"] == "max_steps"
     saved = json.loads((ckpt / "last" / "state.json").read_text())

@@ -36,6 +36,9 @@ def test_finetune_notebook_writes_the_contract(smoke_ok, name):
         assert (smoke_ok.subdir("figures") / f"{artifact}_curves.png").stat().st_size > 10_000
         history = pd.read_csv(smoke_ok.subdir("tables") / f"{artifact}_history.csv")
         assert len(history) == metrics["epochs_run"] and history["val_top1"].between(0, 1).all()
+        # the clock at each validation's start (what the projection reads an epoch's cost off), compile apart
+        assert history["elapsed_s"].is_monotonic_increasing and (history["compile_s"] == 0).all()  # CPU: no compile
+        assert history["elapsed_s"].iloc[-1] < metrics["train_wall_time_s"]  # the last validation came after
         assert (smoke_ok.run_dir / "tensorboard" / artifact).is_dir()
     assert artifacts.read_metrics(f"{name}_linear", smoke_ok)["num_trainable_parameters"] < \
         artifacts.read_metrics(name, smoke_ok)["num_trainable_parameters"]

@@ -10,7 +10,8 @@
 #   check      tools/gpu_check.py: smoke data, tiny models, device cuda, compile on, bf16 (a failure is loud)
 #   eager      python -m foodlib.bench models: ViT-B/16, Swin V2-T (SDPA attention) train + eval, CLIP ViT-B/32 eval
 #   pipeline   python -m foodlib.bench pipeline with 16 workers (the rows that say whether training is input-bound)
-#   rehearsal  profile rehearsal at two sizes (REHEARSAL_SIZES, train/test per class), one epoch, every other
+#   rehearsal  profile rehearsal at two sizes (REHEARSAL_SIZES, train/test per class), two epochs of each fine-tune
+#              and probe (the second tells an epoch's cost from the first one's one-off costs), every other
 #              setting as full, notebook by notebook (01 small, 01 large, 02 small, ...), one inductor cache
 #   compiled   python -m foodlib.bench models --compile, with whatever time is left
 # Records, rewritten after every step (a run cut short still leaves them), under $OUT (8 files at most):
@@ -118,7 +119,7 @@ do_rehearsal() {  # the series at each size, notebook by notebook, so a cut-shor
             local dir=$WORK/rehearsal_${size%/*}
             ./run_all.sh --profile "$PROFILE" --only "$nb" -p device "$DEVICE" \
                 -p synthetic_train_per_class "${size%/*}" -p synthetic_test_per_class "${size#*/}" \
-                -p num_epochs 1 -p linear_probe_epochs 1 -p results_dir "$dir" || return 1
+                -p num_epochs 2 -p linear_probe_epochs 2 -p results_dir "$dir" || return 1
             cp "$dir/$PROFILE/timings.json" "$dir/$PROFILE/timings_$nb.json"  # --only rewrites timings.json
         done
         records

@@ -20,7 +20,10 @@ versions. Nothing is downloaded: models are built from configs, images made here
 
 Modules: `common` (rows, table, machine info, timing helpers), `photos` (the
 photo-like JPEGs), `naive` (the HF per-image path), `pipeline`, `models`,
-`runs` (smoke and tests), `cli` (arguments and the run).
+`runs` (smoke and tests), `cli` (arguments and the run). Beside the benchmark: `projection` (per
+notebook a fixed cost plus a cost per image, fitted on runs of the series and projected to other sizes),
+`projection_check` (`python -m foodlib.bench.projection_check`: that fit checked against a third run),
+`probe` (the records of tools/gpu_probe.sh).
 """
 
 from foodlib.bench.cli import main, run

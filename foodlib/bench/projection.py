@@ -5,13 +5,16 @@ part of each notebook, `seconds = fixed + per_image * images` exactly; `project`
 the image counts and epochs of other parameters (Food-101's real size, the full profile's epochs).
 
 The parts, and the images each scales with (`counts`):
-- 02 / 03: each trained variant's epochs (the fine-tune and the linear probe; `train_wall_time_s /
-  epochs_run` per epoch: the steps and the validation pass, compile excluded) scale with fit + val
-  images and repeat `num_epochs` / `linear_probe_epochs` times; the rest of the notebook (start-up,
-  the eval cache, scoring the test split) scales with val + test images.
+- 02 / 03: each trained variant's epochs (the fine-tune and the linear probe; per epoch the steps, the
+  validation pass and the checkpoints, compile excluded, read off the history after the first epoch:
+  `epoch_seconds`) scale with fit + val images and repeat `num_epochs` / `linear_probe_epochs` times;
+  the rest of the notebook (start-up, the first epoch's one-off costs, the eval cache, scoring the test
+  split) scales with val + test images. Runs of two epochs or more are needed for the first epoch's
+  one-off costs to be told apart: a run of one epoch counts them in every epoch.
 - 01: every file; 04, 05: the test split; 06: the test images its deletion test reads
   (`min(attention_images, test)`); 07: none (a fixed cost).
-A part whose count is the same in both runs is a fixed cost (the mean of the two). Compiling is a
+A part whose count is the same in both runs is a fixed cost (the mean of the two), and so is one that
+took less time with more images (a fixed cost's noise between the runs, not a negative cost per image). Compiling is a
 part of its own, as the metrics report it, and a fixed cost taken from the run that compiled longest:
 a second run can find the first one's graphs in inductor's on-disk cache, a real run starts cold. The projection
 assumes every epoch runs (early stopping can only end sooner) and that nothing else grows with the
@@ -19,6 +22,7 @@ data: it is labelled `projected`, never mixed with measured rows.
 """
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -101,10 +105,31 @@ def _metrics(params: Params, notebook: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _epoch_seconds(written: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """artifact -> seconds per training epoch, for the variants that were trained."""
-    return {a: m["train_wall_time_s"] / m["epochs_run"] for a, m in written.items()
-            if m.get("train_wall_time_s") is not None and m.get("epochs_run")}
+def _history(params: Params, artifact: str) -> list[dict[str, Any]]:
+    """The rows of `tables/<artifact>_history.csv` (epoch, ..., elapsed_s, compile_s), [] if none."""
+    path = params.subdir("tables") / f"{artifact}_history.csv"
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def epoch_seconds(history: list[dict[str, Any]], metrics: dict[str, Any]) -> float | None:
+    """Seconds per training epoch of one trained variant, compile excluded; None if it was not trained.
+
+    From the history when it has two epochs or more: the time from one epoch's validation to the next
+    (that validation, the checkpoints, the next epoch's steps) averaged over the epochs after the first, so
+    that the first epoch's one-off costs (the loader's start, warm-up, the first checkpoint) stay out of a
+    cost the projection multiplies by the epochs; `measure` counts them with the fixed costs. With one
+    epoch only, `train_wall_time_s / epochs_run` (the one-off costs included)."""
+    if metrics.get("train_wall_time_s") is None or not metrics.get("epochs_run"):
+        return None
+    compiled = metrics.get("train_compile_s") is not None  # None: not compiled, nothing to take out
+    if len(history) >= 2 and (not compiled or all(row.get("compile_s") not in (None, "") for row in history)):
+        def net(row):
+            return float(row["elapsed_s"]) - (float(row["compile_s"]) if compiled else 0.0)
+        return (net(history[-1]) - net(history[0])) / (len(history) - 1)
+    return metrics["train_wall_time_s"] / metrics["epochs_run"]
 
 
 def _compile_seconds(written: dict[str, dict[str, Any]]) -> float:
@@ -129,7 +154,8 @@ def measure(params: Params) -> list[Part]:
             raise ValueError(f"{params.run_dir}: {row['notebook']} did not finish ({row['status']})")
         nb = row["notebook"]
         written = _metrics(params, nb)
-        epochs, compiling = _epoch_seconds(written), _compile_seconds(written)
+        epochs = {a: e for a, m in written.items() if (e := epoch_seconds(_history(params, a), m)) is not None}
+        compiling = _compile_seconds(written)
         rest = row["seconds"] - compiling - sum(s * part_repeats(a, params) for a, s in epochs.items())
         parts.append(Part(nb, REST, rest, part_images(nb, REST, params)))
         if compiling:
@@ -159,6 +185,8 @@ def fit(runs: list[list[Part]]) -> dict[tuple[str, str], Line]:
             lines[key] = Line(float(y.mean()), 0.0, tuple(int(v) for v in x))
         else:
             per_image, fixed = np.polyfit(x, y, 1)
+            if per_image < 0:  # more images took less time: noise in a fixed cost, not a saving per image
+                per_image, fixed = 0.0, y.mean()
             lines[key] = Line(float(fixed), float(per_image), tuple(int(v) for v in x))
     return lines
 

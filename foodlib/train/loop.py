@@ -189,6 +189,7 @@ class Trainer:
         """End of an epoch: validation, history row, best checkpoint, early stopping, last checkpoint."""
         s = self.state
         self._tick()
+        elapsed, compiled_so_far = s["wall_time_s"], s["compile_s"]  # this epoch's steps done, validation not yet
         compiled_before = compiling.compile_seconds(self.forward) or 0.0
         logits = self._predict(val_set)
         s["compile_s"] += (compiling.compile_seconds(self.forward) or 0.0) - compiled_before  # eval graph's
@@ -197,7 +198,7 @@ class Trainer:
         row = {"epoch": s["epoch"] + 1, "step": s["global_step"],
                "train_loss": s["epoch_loss_sum"] / max(1, s["epoch_images"]),
                "val_loss": scoring.cross_entropy(logits, labels), "val_top1": top1,
-               "lr": self.opt.param_groups[0]["lr"], "elapsed_s": s["wall_time_s"]}
+               "lr": self.opt.param_groups[0]["lr"], "elapsed_s": elapsed, "compile_s": compiled_so_far}
         s["history"].append(row)
         for key in ("train_loss", "val_loss", "val_top1"):
             writer.add_scalar(f"epoch/{key}", row[key], row["epoch"])

@@ -115,3 +115,14 @@ def test_the_recorded_runs_are_predicted_within_a_quarter(tmp_path):
     assert got["missed"] == [], C.table(got)
     assert all(abs(v["error"]) <= 0.25 for v in got["notebooks"].values())
 
+
+
+def test_the_check_refuses_bad_arguments_and_refits_the_record(tmp_path, capsys):
+    for argv, message in ((["--sizes", "8/3"], "two different sizes"), (["--sizes", "8x3", "9/3"], "TRAIN/TEST"),
+                          (["--refit", str(tmp_path / "none.json")], "no record at")):
+        with pytest.raises(SystemExit) as stop:
+            C.main(argv)
+        assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert C.main(["--refit", str(RECORD)]) == 0 and "met: every notebook within 25%" in capsys.readouterr().out
+    assert C.main(["--refit", str(RECORD), "--tolerance", "0.05"]) == 1  # 01 missed by 22%
+    assert "MISSED: 01_data_prep" in capsys.readouterr().out

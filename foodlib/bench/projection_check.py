@@ -31,6 +31,7 @@ from typing import Any
 from foodlib import artifacts, config, registry
 from foodlib.bench import projection
 from foodlib.bench.common import _cpu_snapshot, machine_info, other_load
+from foodlib.bench.probe import commit
 
 PROG = "python -m foodlib.bench.projection_check"
 FITTED_EPOCHS = (2, 2)  # fine-tune, linear probe: two each, so that the history has an epoch after the first
@@ -112,7 +113,7 @@ def measure_and_check(sizes: list[tuple[int, int]], target: tuple[int, int], wor
     load = other_load(before, after)
     return {"kind": "measured and projected", "what": "issue 25: fitted on the first runs, the last one projected",
             "command": f"{PROG} --sizes {' '.join(r['size'] for r in runs[:-1])} --target {runs[-1]['size']}",
-            "machine": machine_info(), "commit": _commit(), "versions": artifacts.versions(),
+            "machine": machine_info(), "commit": commit(), "versions": artifacts.versions(),
             "other_load_cores": None if load is None else round(load, 2),
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "runs": runs, "check": check(dirs[:-1], dirs[-1], tolerance)}
@@ -122,11 +123,6 @@ def refit(record: dict[str, Any], work: Path, tolerance: float | None = None) ->
     """The check of a record's measurements with the projection as it stands."""
     dirs = [restore(r["files"], work / f"run_{i}" / "smoke") for i, r in enumerate(record["runs"])]
     return check(dirs[:-1], dirs[-1], record["check"]["tolerance"] if tolerance is None else tolerance)
-
-
-def _commit() -> str:
-    from foodlib.bench.probe import commit
-    return commit()
 
 
 def table(result: dict[str, Any]) -> str:
@@ -146,10 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, metavar="DIR", help="run in DIR and keep the runs (default: a temp dir)")
     ap.add_argument("--refit", type=Path, metavar="RECORD", help="refit a record's measurements; run nothing")
     args = ap.parse_args(argv)
-    if len({s for s in args.sizes}) < 2:
+    if len(set(args.sizes)) < 2:
         ap.error("--sizes: two different sizes at least")
+    if args.refit and not args.refit.is_file():
+        ap.error(f"--refit: no record at {args.refit} (write one with --out)")
     work = args.keep or Path(tempfile.mkdtemp(prefix="projection_check_"))
     work.mkdir(parents=True, exist_ok=True)
+    done = False
     try:
         if args.refit:
             result = refit(json.loads(args.refit.read_text()), work, args.tolerance)
@@ -159,13 +158,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.out:
                 artifacts.write_json(args.out, record)
                 print(f"wrote {args.out}")
+        done = True
     finally:
-        if not args.keep:
+        if not args.keep and done:  # a failed series keeps its folder and log for reading
             shutil.rmtree(work, ignore_errors=True)
     print(table(result))
     missed = result["missed"]
-    print(f"{'MISSED' if missed else 'met'}: every notebook within {result['tolerance']:.0%}"
-          + (f" except {', '.join(missed)}" if missed else ""))
+    print(f"MISSED: {', '.join(missed)} off by more than {result['tolerance']:.0%}" if missed
+          else f"met: every notebook within {result['tolerance']:.0%}")
     return 1 if missed else 0
 
 

@@ -116,7 +116,6 @@ def test_the_recorded_runs_are_predicted_within_a_quarter(tmp_path):
     assert all(abs(v["error"]) <= 0.25 for v in got["notebooks"].values())
 
 
-
 def test_the_check_refuses_bad_arguments_and_refits_the_record(tmp_path, capsys):
     for argv, message in ((["--sizes", "8/3"], "two different sizes"), (["--sizes", "8x3", "9/3"], "TRAIN/TEST"),
                           (["--refit", str(tmp_path / "none.json")], "no record at")):

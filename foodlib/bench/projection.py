@@ -191,6 +191,11 @@ def fit(runs: list[list[Part]]) -> dict[tuple[str, str], Line]:
     return lines
 
 
+def fit_rows(lines: dict[tuple[str, str], Line]) -> list[dict[str, Any]]:
+    """The fitted lines as JSON-able rows (notebook, part, fixed, per_image, sizes)."""
+    return [{"notebook": nb, "part": part, **asdict(line)} for (nb, part), line in lines.items()]
+
+
 def project(lines: dict[tuple[str, str], Line], params: Params) -> dict[str, float]:
     """Projected seconds per notebook at `params`' image counts and epochs."""
     out: dict[str, float] = {}
@@ -213,7 +218,7 @@ def record(fitted: list[Params], target: Params, lines: dict[tuple[str, str], Li
         "measured": [{"kind": "measured", "counts": counts(p), "num_epochs": p.num_epochs,
                       "linear_probe_epochs": p.linear_probe_epochs, "seconds": measured_seconds(p),
                       "total_s": round(sum(measured_seconds(p).values()), 1)} for p in fitted],
-        "fit": [{"notebook": nb, "part": part, **asdict(line)} for (nb, part), line in lines.items()],
+        "fit": fit_rows(lines),
         "projected": {"kind": PROJECTED, "profile": target.profile, "counts": counts(target),
                       "num_epochs": target.num_epochs, "linear_probe_epochs": target.linear_probe_epochs,
                       "attention_images": target.attention_images,

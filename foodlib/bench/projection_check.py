@@ -32,6 +32,7 @@ from foodlib import artifacts, config, registry
 from foodlib.bench import projection
 from foodlib.bench.common import _cpu_snapshot, machine_info, other_load
 from foodlib.bench.probe import commit
+from foodlib.bench.runs import _timed
 
 PROG = "python -m foodlib.bench.projection_check"
 FITTED_EPOCHS = (2, 2)  # fine-tune, linear probe: two each, so that the history has an epoch after the first
@@ -64,9 +65,7 @@ def check(fitted: list[Path], target: Path, tolerance: float = 0.25) -> dict[str
             "total": {"projected": round(total_p, 1), "measured": round(total_m, 1),
                       "error": round(total_p / total_m - 1, 3)},
             "missed": [nb for nb, v in got.items() if abs(v["error"]) > tolerance],
-            "fit": [{"notebook": nb, "part": part, "fixed": round(line.fixed, 4),
-                     "per_image": round(line.per_image, 6), "sizes": list(line.sizes)}
-                    for (nb, part), line in lines.items()]}
+            "fit": projection.fit_rows(lines)}
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -86,12 +85,9 @@ def _series(size: tuple[int, int], epochs: tuple[int, int], results_dir: Path, l
                 "results_dir": str(results_dir)}
     cmd = ["./run_all.sh", "--profile", "smoke", *[a for k, v in settings.items() for a in ("-p", k, str(v))]]
     env = {**os.environ, "FOODLIB_PYTHON": sys.executable, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    t0 = time.perf_counter()
-    with open(log, "w") as out:
-        rc = subprocess.call(cmd, cwd=config.project_root(), env=env, stdout=out, stderr=subprocess.STDOUT)
+    seconds, rc = _timed(cmd, env, config.project_root(), log)
     settings.pop("results_dir")
-    return {"size": f"{size[0]}/{size[1]}", "settings": settings, "wall_s": round(time.perf_counter() - t0, 1),
-            "rc": rc}
+    return {"size": f"{size[0]}/{size[1]}", "settings": settings, "wall_s": round(seconds, 1), "rc": rc}
 
 
 def measure_and_check(sizes: list[tuple[int, int]], target: tuple[int, int], work: Path,

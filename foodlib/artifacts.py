@@ -4,7 +4,9 @@ The contract every notebook and test relies on, under `results/<profile>/`:
 `predictions/<name>.parquet` (one row per test image: image_id, label, pred,
 top5, probs in the dataset's class order), `metrics/<name>.json` (at least
 top1, top5, mean_per_class_recall, n), `tables/<name>.csv` + `.md`. `<name>` is
-a registry artifact name (`vit`, `vit_linear`, `clip`, ...).
+a registry artifact name (`vit`, `vit_linear`, `clip`, ...). Notebook 05's
+disagreement sets are read here too (`read_disagreements`, ...), by notebook 06
+and anyone else, so no stage reads another stage's package.
 
 Every write is atomic (written beside the target, then renamed), so a crash
 never leaves a half file that a later notebook reads. JSON artifacts carry the
@@ -214,3 +216,43 @@ def require(path: str | Path, producer: str) -> Path:
             f"(with the same profile and results_dir), e.g. ./run_all.sh --profile <profile> --only {notebook[:2]}"
         )
     return path
+
+
+# -- notebook 05's disagreement sets, as later notebooks read them ---------------------------
+# Over the main models (every registered model): `<a>_only` (a right, every other wrong) and
+# `<a>_right_<b>_wrong` (both orders of every pair), each ranked by the right model's confidence.
+DISAGREEMENTS_FILE = "disagreements.csv"  # the first num_examples of each set: set, rank, image_id, label,
+# pred_<m>, conf_<m> for every main model m
+MEMBERS_FILE = "disagreement_members.parquet"  # every member of every set, ranked, plus the ranking key `score`
+COUNTS_FILE = "disagreement_counts.csv"  # every set's size (and all_right, all_wrong), empty ones included
+
+
+def right_model(set_name: str) -> str:
+    """The model that is right in a set: 'clip' for clip_only and for clip_right_vit_wrong."""
+    return set_name[: -len("_only")] if set_name.endswith("_only") else set_name.split("_right_")[0]
+
+
+def describe_set(set_name: str, models: list[str] | None = None) -> str:
+    """A set's rule in words: 'clip is right and vit is wrong', 'swin is right and vit and clip are wrong'."""
+    right = right_model(set_name)
+    if set_name.endswith("_only"):
+        wrong = [m for m in (models or registry.available()) if m != right]
+        return f"{right} is right and {' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong"
+    return f"{right} is right and {set_name.split('_right_')[1][:-len('_wrong')]} is wrong"
+
+
+def read_disagreements(params: Params) -> pd.DataFrame:
+    """The examples of each disagreement set that notebook 05 chose to show (DISAGREEMENTS_FILE)."""
+    path = require(params.subdir("tables") / DISAGREEMENTS_FILE, "05_comparison")
+    return pd.read_csv(path, dtype={"image_id": str, "set": str})
+
+
+def read_disagreement_members(params: Params) -> pd.DataFrame:
+    """Every member of every disagreement set, ranked (the full list behind DISAGREEMENTS_FILE)."""
+    return pd.read_parquet(require(params.subdir("tables") / MEMBERS_FILE, "05_comparison"))
+
+
+def read_disagreement_sizes(params: Params) -> dict[str, int]:
+    """Every disagreement set's size, in 05's order, empty sets included (not all_right / all_wrong)."""
+    counts = pd.read_csv(require(params.subdir("tables") / COUNTS_FILE, "05_comparison"))
+    return {r.set: int(r.count) for r in counts.itertuples() if r.kind != "all"}

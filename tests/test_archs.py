@@ -15,7 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from foodlib import config, models
-from foodlib.models import archs, common
+from foodlib.models import archs, common, standins
 
 CLASSES = ["ceviche", "apple_pie", "bibimbap"]  # 3 classes: the new head must have 3 outputs, not 1000
 IMAGE = torch.randint(0, 256, (3, 300, 400), dtype=torch.uint8)  # any photo size: preprocessing makes the input
@@ -60,9 +60,9 @@ def test_clip_dims_are_openais_released_ones():
 
 def test_an_unsupported_name_is_refused_listing_the_supported_ones(tmp_path):
     with pytest.raises(ValueError, match="RN50.*supports ViT-B/32, ViT-B/16"):
-        archs.build_random_clip("RN50", tmp_path / "rn50.pt")
+        standins.clip_build("RN50", 0)
     with pytest.raises(ValueError, match="supports vit, swin"):
-        archs.build_random("clip", tmp_path / "clip")
+        standins.hf_build("clip", "random", 0)
     # through the loader: RN50 is a released CLIP name, but has no random-weight build here
     params = config.resolve("smoke", model_source="random", clip_model="RN50", results_dir=str(tmp_path / "r"))
     with pytest.raises(ValueError, match="ViT-B/32"):
@@ -109,7 +109,7 @@ def test_vit_loads_with_a_14x14_grid_and_a_head_per_class(vit):
 def test_vit_checkpoint_is_a_bare_vitmodel_with_its_pooler(vit, params):
     folder = Path(models.source("vit", params))
     assert json.loads((folder / "config.json").read_text())["architectures"] == ["ViTModel"]
-    base, _ = models.load_base("vit", params)
+    base, _ = models.load_pretrained("vit", params)
     assert type(base).__name__ == "ViTModel" and base.pooler is not None
     assert sum(p.numel() for p in base.parameters()) == 86_389_248  # ViT-B/16 in21k with its pooler, as published
     with safe_open(str(folder / "model.safetensors"), "pt") as f:  # the pooler was loaded, not initialised anew
@@ -153,7 +153,8 @@ def test_a_current_build_is_reused_not_rebuilt(name, params, request):
     request.getfixturevalue({"vit": "vit", "swin": "swin", "clip": "clip_model"}[name])  # built by now
     weights = _weights_file(params, name)
     before = weights.stat().st_mtime_ns
-    assert archs.is_current(models.source(name, params), params.clip_model if name == "clip" else name, params.seed)
+    build = standins.clip_build(params.clip_model, 0) if name == "clip" else standins.hf_build(name, "random", 0)
+    assert standins.is_current(models.source(name, params), build)
     assert _weights_file(params, name) == weights and weights.stat().st_mtime_ns == before
 
 
@@ -166,36 +167,41 @@ def test_the_same_seed_gives_the_same_weights_and_a_new_seed_rebuilds(tmp_path):
     again = swin_weights(0, "b")  # a second build, elsewhere, with the same seed
     assert first.keys() == again.keys() and all(torch.equal(first[k], again[k]) for k in first)
     folder = tmp_path / "a" / "smoke" / "cache" / "models" / "random" / "swin"
-    assert archs.is_current(folder, "swin", 0) and not archs.is_current(folder, "swin", 1)
+    seeded = {seed: standins.hf_build("swin", "random", seed) for seed in (0, 1)}
+    assert standins.is_current(folder, seeded[0]) and not standins.is_current(folder, seeded[1])
     other = swin_weights(1, "a")  # same folder, new seed: rebuilt in place
-    assert archs.is_current(folder, "swin", 1) and not archs.is_current(folder, "swin", 0)
+    assert standins.is_current(folder, seeded[1]) and not standins.is_current(folder, seeded[0])
     key = "swinv2.encoder.layers.0.blocks.0.attention.self.query.weight"
     assert not torch.equal(first[key], other[key])
 
 
 def test_clip_with_the_same_seed_is_the_same_file_content(clip_model, params, tmp_path):
     built = torch.load(_weights_file(params, "clip"))
-    path = archs.build_random_clip("ViT-B/32", tmp_path / "clip.pt", seed=params.seed)
+    path = standins.clip_file(config.resolve("rehearsal", seed=params.seed, results_dir=str(tmp_path)))
     again = torch.load(path)
     assert built.keys() == again.keys() and all(torch.equal(built[k], again[k]) for k in built)
     assert all(v.dtype == torch.float16 for v in again.values())  # as OpenAI releases it
-    assert archs.is_current(path, "ViT-B/32", params.seed) and not archs.is_current(path, "ViT-B/16", params.seed)
+    assert standins.is_current(path, standins.clip_build("ViT-B/32", params.seed))
+    assert not standins.is_current(path, standins.clip_build("ViT-B/16", params.seed))
 
 
 def test_an_incomplete_or_stale_build_is_not_current(tmp_path):
-    folder = archs.build_random("swin", tmp_path / "swin", seed=3)
-    marker = folder / archs.MARKER
+    params = config.resolve("smoke", model_source="random", seed=3, results_dir=str(tmp_path))
+    folder = Path(standins.hf_folder("swin", params))
+    build = standins.hf_build("swin", "random", 3)
+    assert standins.is_current(folder, build)
+    marker = standins.marker_path(folder)
     saved = json.loads(marker.read_text())
-    saved["config"]["window_size"] = 7  # built with another configuration
+    saved["build"]["config"]["window_size"] = 7  # built with another configuration
     marker.write_text(json.dumps(saved))
-    assert not archs.is_current(folder, "swin", 3)
+    assert not standins.is_current(folder, build)
     marker.unlink()  # a crash before the marker was written
-    assert not archs.is_current(folder, "swin", 3)
+    assert not standins.is_current(folder, build)
 
 
 def test_building_leaves_the_callers_random_state_alone(tmp_path):
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    archs.build_random("swin", tmp_path / "swin", seed=0)
+    standins.hf_folder("swin", config.resolve("smoke", model_source="random", results_dir=str(tmp_path)))
     assert torch.equal(torch.rand(3), expected)

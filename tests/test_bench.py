@@ -42,7 +42,7 @@ def test_photo_like_jpegs_resemble_food101(tmp_path):
 def test_fast_paths_match_the_naive_normalisation(tmp_path):
     """A flat colour comes out the same from the HF processor, the eval transform and the uint8 path
     normalised in batch (on the device in training), with the same shape and dtype."""
-    from foodlib.models.preprocess import Preprocess
+    from foodlib.data.preprocess import Preprocess
 
     colour = (200, 90, 30)
     path = tmp_path / "flat.jpg"

@@ -171,10 +171,10 @@ def test_members_are_ranked_by_the_right_models_confidence_and_shown_in_the_cont
     assert list(shown.columns) == ["set", "rank", "image_id", "label",
                                    "pred_vit", "conf_vit", "pred_swin", "conf_swin", "pred_clip", "conf_clip"]
     assert shown.groupby("set").size().max() == 2 and shown["rank"].max() == 1
-    loaded = compare.load_disagreements(smoke_params)
+    loaded = artifacts.read_disagreements(smoke_params)
     pd.testing.assert_frame_equal(loaded, shown, check_dtype=False, atol=1e-4)
     assert all(isinstance(i, str) for i in loaded.image_id)
-    full = compare.load_disagreement_members(smoke_params)
+    full = artifacts.read_disagreement_members(smoke_params)
     assert len(full) == len(members) and "score" in full
     by_set = counts.set_index("set")["count"]
     assert by_set["vit_only"] == 3 and by_set["all_right"] == 1 and by_set["all_wrong"] == 1  # img005, img004
@@ -183,7 +183,7 @@ def test_members_are_ranked_by_the_right_models_confidence_and_shown_in_the_cont
 
 def test_load_disagreements_without_notebook_05_names_it(smoke_params):
     with pytest.raises(artifacts.MissingArtifactError, match="05_comparison"):
-        compare.load_disagreements(smoke_params)
+        artifacts.read_disagreements(smoke_params)
 
 
 # -- per class, confusions, calibration ------------------------------------------------
@@ -275,8 +275,8 @@ def _check_artifacts(params, expect_models):
     pairwise = pd.read_csv(tables / "comparison_pairwise.csv")
     k = len(headline)
     assert len(pairwise) == k * (k - 1) // 2 and pairwise["mcnemar_p"].between(0, 1).all()
-    shown = compare.load_disagreements(params)
-    members = compare.load_disagreement_members(params)
+    shown = artifacts.read_disagreements(params)
+    members = artifacts.read_disagreement_members(params)
     assert list(shown.columns[:4]) == ["set", "rank", "image_id", "label"]
     assert {f"pred_{m}" for m in MAIN} | {f"conf_{m}" for m in MAIN} <= set(shown.columns)
     assert shown.groupby("set").size().max() <= params.num_examples

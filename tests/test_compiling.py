@@ -211,7 +211,7 @@ def test_clip_scoring_compiles_the_image_tower_once_and_pads_the_last_batch(smok
                          model, pre, prepared, "cpu")
     n = len(prepared.split("test"))
     assert n % 32 != 0 and graphs.count == 1 and graphs.runs == -(-n // 32)
-    assert on["compile_s"] > 0 and off["compile_s"] is None
-    for name, probs in off["probs"].items():
-        assert on["probs"][name].shape == probs.shape == (n, len(prepared.classes))
-        np.testing.assert_allclose(on["probs"][name], probs, atol=1e-5)
+    assert on.compile_s > 0 and off.compile_s is None
+    for name, probs in off.probs.items():
+        assert on.probs[name].shape == probs.shape == (n, len(prepared.classes))
+        np.testing.assert_allclose(on.probs[name], probs, atol=1e-5)

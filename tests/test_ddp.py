@@ -79,7 +79,7 @@ def test_ddp_two_processes_finish_like_one(fitted):
     prepared, runs = fitted
     (p1, one), (p2, two) = runs[1], runs[2]
     assert type(two) is type(one) and type(two.model) is type(one.model)
-    assert two.finished and len(two.history) == EPOCHS
+    assert two.state["finished"] and len(two.history) == EPOCHS
     # the same schedule: one step per global batch of 16, as with one process
     assert two.state["global_step"] == one.state["global_step"] == EPOCHS * train.make_plan(
         p1, "finetune", len(prepared.split("train"))).steps_per_epoch
@@ -125,10 +125,10 @@ def test_ddp_interrupted_run_resumes(fitted):
     stopping = config.resolve("smoke", results_dir=params.results_dir, num_epochs=EPOCHS, num_processes=2,
                               max_steps=stop_at)
     part = train.fit("vit", stopping, prepared, device="cpu", progress=False)
-    assert not part.finished and part.state["global_step"] == stop_at
+    assert not part.state["finished"] and part.state["global_step"] == stop_at
     saved = json.loads((artifacts.settled(ckpt / "last") / "state.json").read_text())
     assert saved["step_in_epoch"] == steps_per_epoch // 2
     resumed = train.fit("vit", params, prepared, device="cpu", progress=False)
-    assert resumed.finished and resumed.state["global_step"] == whole.state["global_step"]
+    assert resumed.state["finished"] and resumed.state["global_step"] == whole.state["global_step"]
     # the same data, order and schedule after the resume; gloo's sums on one machine repeat, so the same run
     np.testing.assert_allclose(resumed.history["val_top1"], whole.history["val_top1"], atol=0.05)

@@ -9,7 +9,7 @@ import torch
 
 from foodlib.train import scoring
 from foodlib.data import evalcache, loader
-from foodlib.models.preprocess import Preprocess
+from foodlib.data.preprocess import Preprocess
 
 VIT_LIKE = Preprocess(48, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # a ViT processor: bilinear, straight to 48x48
 CLIP_LIKE = Preprocess(40, (0.48, 0.46, 0.41), (0.27, 0.26, 0.28), "bicubic", "short_side", 1.0, "pil")  # clip.load's

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_rgba
 
-from foodlib import artifacts, attention, compare, config
+from foodlib import artifacts, attention, config
 from foodlib.data.prepare import load_prepared
 
 MODELS = ("vit", "swin", "clip")
@@ -79,7 +79,7 @@ def test_titles_and_bars_follow_the_chosen_image(view, preds, loaded):
 
 def test_image_choices_show_the_prediction_files_and_05s_sets(view, preds, smoke_ok, loaded):
     classes = loaded[0].classes
-    members = compare.load_disagreement_members(smoke_ok)
+    members = artifacts.read_disagreement_members(smoke_ok)
     view.browse.value = "set:clip_right_vit_wrong"
     ids = [v for _, v in view.image.options]
     ranked = members[members["set"] == "clip_right_vit_wrong"].sort_values("rank")["image_id"].tolist()

@@ -68,5 +68,5 @@ def test_figures_draw():
     assert len(fig.axes) == 3 + 1  # + the colour bar
     fig = attention.plots.head_grid({"a": img, "b": img}, {"a": torch.rand(4, 4, 4), "b": torch.rand(1, 2, 2)})
     assert len(fig.axes) == 2 * 6 + 1
-    up = attention.plots.upsample(torch.tensor([[0.0, 1.0], [0.0, 0.0]]), (8, 8))
+    up = attention.resize.upsample(torch.tensor([[0.0, 1.0], [0.0, 0.0]]), (8, 8))
     assert up.shape == (8, 8) and up[0, 7] == 1.0 and up[7, 0] == 0.0

@@ -15,7 +15,7 @@ from PIL import Image
 
 import pandas as pd
 
-from foodlib import attention, compare, config, figures
+from foodlib import artifacts, attention, compare, config, figures
 
 ROOT = config.project_root()
 PERCEPTUAL = {"viridis", "inferno", "magma", "plasma", "cividis"}
@@ -84,15 +84,15 @@ def test_no_figure_module_or_notebook_names_a_rainbow_colour_map():
 
 
 def test_an_empty_disagreement_set_draws_one_text_panel():
-    text = f"no test image where {compare.describe_set('swin_only')}"
+    text = f"no test image where {artifacts.describe_set('swin_only')}"
     fig = attention.plots.gallery([], ["vit", "swin", "clip"], ["x"], "swin_only (0 images)", empty=text)
     assert len(fig.axes) == 1 and not fig.axes[0].axison
     assert [t.get_text() for t in fig.axes[0].texts] == ["no test image where swin is right and vit and clip are wrong"]
 
 
 def test_sets_are_described_in_words():
-    assert compare.describe_set("clip_right_vit_wrong") == "clip is right and vit is wrong"
-    assert compare.describe_set("vit_only", ["vit", "swin"]) == "vit is right and swin is wrong"
+    assert artifacts.describe_set("clip_right_vit_wrong") == "clip is right and vit is wrong"
+    assert artifacts.describe_set("vit_only", ["vit", "swin"]) == "vit is right and swin is wrong"
 
 
 # -- PNG sizes ---------------------------------------------------------------------

@@ -52,9 +52,9 @@ def test_finetuned_smoke_models_are_far_above_chance(smoke_ok, name):
 
 @pytest.mark.parametrize("name", ["vit", "swin"])
 def test_saved_checkpoint_reproduces_the_saved_predictions(smoke_ok, name):
-    """What notebooks 06 and 07 load (models.load_finetuned) is the model that made the predictions."""
+    """What notebooks 06 and 07 load (models.load_trained) is the model that made the predictions."""
     prepared = prepare.load_prepared(smoke_ok)
-    model, pre = models.load_finetuned(name, smoke_ok, prepared.classes)
+    model, pre = models.load_trained(name, smoke_ok, prepared.classes)
     from foodlib.data import loader
 
     test = loader.SourceImages(prepared, "test", pre.eval())

@@ -17,6 +17,11 @@ STAGES = {"01": "data", "02": "train", "03": "train", "04": "zeroshot", "05": "c
           "07": "posembed"}
 PACKAGES = {*STAGES.values(), "models", "run", "bench"}
 GROUND_FLOOR = {"artifacts", "compiling", "config", "figures", "metrics", "registry", "runtime", "stats"}
+# What each package may import of foodlib besides itself and the ground floor: a stage package (one per notebook
+# stage but data) reads no other stage, only `data` and `models`; `models` reads `data`, never the reverse;
+# the ground floor reads no package. `run` and `bench` drive the series and may read anything.
+SHARED = {"models": {"data"}, "data": set()}
+ALLOWED = {**{p: {"data", "models"} for p in set(STAGES.values()) - {"data"}}, **SHARED}
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 300, 60
 
 
@@ -150,6 +155,58 @@ def test_the_readme_says_where_things_are():
         assert re.search(rf"`{number}_\w+`.*\| `foodlib/{package}/`", table), (number, package)
     for name in GROUND_FLOOR:
         assert f"`{name}`" in table, name
+
+
+def package_of(module: str) -> str | None:
+    """'foodlib.attention.vit' -> 'attention'; a ground-floor module -> 'ground floor'; foodlib itself -> None."""
+    parts = module.split(".")
+    if len(parts) < 2:
+        return None
+    return parts[1] if (len(parts) > 2 or parts[1] in PACKAGES) else "ground floor"
+
+
+def forbidden_imports(graph: dict[str, dict[str, int]]) -> list[str]:
+    """Every import of a package that the importing module's package may not read (ALLOWED), named."""
+    found = []
+    for mod, targets in sorted(graph.items()):
+        home = package_of(mod)
+        for target, line in sorted(targets.items()):
+            there = package_of(target)
+            if home in ALLOWED and there not in (None, home, "ground floor") and there not in ALLOWED[home]:
+                may = " and ".join(sorted(ALLOWED[home])) + " and the ground floor" if ALLOWED[home] else "only the ground floor"
+                found.append(f"{mod} (line {line}) imports {target}: {home} may import {may}, not {there}")
+            elif home == "ground floor" and there not in (None, "ground floor"):
+                found.append(f"{mod} (line {line}) imports {target}: the ground floor imports no package")
+    return found
+
+
+def test_stage_packages_import_none_of_each_other():
+    problems = forbidden_imports(import_graph(ROOT))
+    assert not problems, "imports across the layout's walls:\n" + "\n".join(problems)
+
+
+def test_a_planted_import_across_stages_is_found_and_named(tmp_path):
+    pkg = tmp_path / "foodlib"
+    for package in ("attention", "compare", "data", "models"):
+        (pkg / package).mkdir(parents=True)
+        (pkg / package / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "artifacts.py").write_text("import json\n")
+    (pkg / "compare" / "sets.py").write_text("x = 1\n")
+    (pkg / "models" / "load.py").write_text("from foodlib.data import prepare\n")
+    (pkg / "data" / "prepare.py").write_text("from foodlib import artifacts\n")
+    (pkg / "attention" / "maps.py").write_text("from foodlib import artifacts, models\n"
+                                               "def f():\n    from foodlib.compare import sets  # inside a function\n")
+    assert forbidden_imports(import_graph(tmp_path)) == [
+        "foodlib.attention.maps (line 3) imports foodlib.compare.sets: attention may import data and models and the "
+        "ground floor, not compare"]
+    (pkg / "data" / "prepare.py").write_text("from foodlib import artifacts\nfrom foodlib.models import load\n")
+    (pkg / "artifacts.py").write_text("from foodlib.data import prepare\n")
+    assert forbidden_imports(import_graph(tmp_path))[:3] == [
+        "foodlib.artifacts (line 1) imports foodlib.data.prepare: the ground floor imports no package",
+        "foodlib.attention.maps (line 3) imports foodlib.compare.sets: attention may import data and models and the "
+        "ground floor, not compare",
+        "foodlib.data.prepare (line 2) imports foodlib.models.load: data may import only the ground floor, not models"]
 
 
 def _functions(tree: ast.AST):

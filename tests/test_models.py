@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from foodlib import artifacts, config, models, registry, train
-from foodlib.models import archs, hf, tinyclip
+from foodlib.models import archs, hf, standins, tinyclip
 
 # What each registered model's smoke stand-in must look like: its token grid at the first and last stage.
 # A model added to the registry needs an entry here (and so a test).
@@ -83,8 +83,8 @@ def test_load_gives_the_model_with_its_own_preprocess(name, smoke_params, clip_p
 @pytest.mark.parametrize("name", registry.trainable())
 def test_load_builds_tiny_model_with_head_from_classes(name, smoke_params):
     model, pre = models.load(name, smoke_params, CLASSES)
-    folder = hf.local_dir(name, smoke_params)
-    for f in ("config.json", "model.safetensors", "preprocessor_config.json", "tiny.json"):
+    folder = smoke_params.cache_dir / "models" / "tiny" / name
+    for f in ("config.json", "model.safetensors", "preprocessor_config.json", standins.MARKER):
         assert (folder / f).exists(), f"{f} missing from {folder}"
     assert model.config.id2label == dict(enumerate(CLASSES))
     assert model.config.label2id == {c: i for i, c in enumerate(CLASSES)}
@@ -97,15 +97,15 @@ def test_load_builds_tiny_model_with_head_from_classes(name, smoke_params):
 @pytest.mark.parametrize("name", registry.trainable())
 def test_tiny_model_is_built_once_and_reused(name, smoke_params):
     models.source(name, smoke_params)
-    weights = hf.local_dir(name, smoke_params) / "model.safetensors"
+    weights = smoke_params.cache_dir / "models" / "tiny" / name / "model.safetensors"
     before = weights.stat().st_mtime_ns
     models.source(name, smoke_params)
     assert weights.stat().st_mtime_ns == before
 
 
 @pytest.mark.parametrize("name", registry.trainable())
-def test_load_base_is_the_backbone_without_a_new_head(name, smoke_params):
-    base, pre = models.load_base(name, smoke_params)
+def test_load_pretrained_is_the_backbone_without_a_new_head(name, smoke_params):
+    base, pre = models.load_pretrained(name, smoke_params)
     assert not hasattr(base, "classifier")
     size = base.config.image_size
     assert pre.image_size == size  # its preprocessing travels with it, as from every loader
@@ -125,7 +125,7 @@ def test_new_head_depends_on_the_seed_only(smoke_params):
 
 def test_swin_replaces_the_imagenet_head(smoke_params):
     models.source("swin", smoke_params)
-    assert len(json.loads((hf.local_dir("swin", smoke_params) / "config.json").read_text())["id2label"]) == 1000
+    assert len(json.loads((smoke_params.cache_dir / "models" / "tiny" / "swin" / "config.json").read_text())["id2label"]) == 1000
     model, _ = models.load("swin", smoke_params, CLASSES)
     assert model.classifier.out_features == len(CLASSES)
 
@@ -138,11 +138,9 @@ def test_attn_implementation_reaches_the_model(smoke_params):
 @pytest.mark.parametrize("name,notebook", [("vit", "02_vit_finetune"), ("swin", "03_swin_finetune")])
 def test_missing_checkpoint_names_the_notebook(name, notebook, smoke_params):
     with pytest.raises(artifacts.MissingArtifactError, match=notebook):
-        models.load_finetuned(name, smoke_params, CLASSES)
+        models.load_trained(name, smoke_params, CLASSES)
     with pytest.raises(artifacts.MissingArtifactError, match=notebook):
-        models.load_finetuned(name, smoke_params, CLASSES, variant="linear")
-    with pytest.raises(artifacts.MissingArtifactError, match=notebook):
-        models.load_final(name, smoke_params, CLASSES)
+        models.load_trained(name, smoke_params, CLASSES, variant="linear")
 
 
 @pytest.mark.parametrize("variant", ["finetune", "linear"])
@@ -160,9 +158,9 @@ def test_a_training_stopped_before_its_first_epoch_loads_as_trained_but_a_crashe
     state = {"global_step": 3, "best_epoch": None, "finished": False}
     (last / "state.json").write_text(json.dumps({**state, "stop_reason": None}))
     with pytest.raises(artifacts.MissingArtifactError, match="02_vit_finetune"):
-        models.load_finetuned("vit", smoke_params, CLASSES, variant=variant)
+        models.load_trained("vit", smoke_params, CLASSES, variant=variant)
     (last / "state.json").write_text(json.dumps({**state, "stop_reason": "max_steps"}))
-    model, pre = models.load_finetuned("vit", smoke_params, CLASSES, variant=variant, attn_implementation="eager")
+    model, pre = models.load_trained("vit", smoke_params, CLASSES, variant=variant, attn_implementation="eager")
     assert not model.training and pre.image_size == trained.config.image_size
     for key, value in trained.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
@@ -204,7 +202,7 @@ def test_published_finetune_with_labels_in_another_order_predicts_as_the_origina
     order = [2, 0, 1]  # saved label i is CLASSES[order[i]]
     original, pre = _published(smoke_params, tmp_path / "ckpt", CLASSES, order)
     assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["id2label"]["0"] == "Bibimbap"
-    loaded, loaded_pre = models.load_published("vit", str(tmp_path / "ckpt"), CLASSES)
+    loaded, loaded_pre = hf.load_published("vit", str(tmp_path / "ckpt"), CLASSES)
     x = torch.randn(4, 3, pre.image_size, pre.image_size)
     with torch.no_grad():
         want, got = original(pixel_values=x).logits, loaded(pixel_values=x).logits
@@ -215,9 +213,9 @@ def test_published_finetune_with_labels_in_another_order_predicts_as_the_origina
 def test_published_finetune_with_other_class_names_is_refused_naming_the_first(smoke_params, tmp_path):
     _published(smoke_params, tmp_path / "ckpt", CLASSES, [0, 1, 2], rename={"Apple pie": "Bulgogi"})
     with pytest.raises(ValueError, match="'apple_pie'"):
-        models.load_published("vit", str(tmp_path / "ckpt"), CLASSES)
-    with pytest.raises(ValueError, match="not fine-tuned"):
-        models.load_published("clip", str(tmp_path / "ckpt"), CLASSES)
+        hf.load_published("vit", str(tmp_path / "ckpt"), CLASSES)
+    with pytest.raises(ValueError, match="'clip' is not a Hugging Face classifier"):
+        hf.load_published("clip", str(tmp_path / "ckpt"), CLASSES)
 
 
 def test_class_order_matches_by_name_ignoring_case_and_separators():
@@ -241,7 +239,7 @@ def test_fit_evaluates_a_published_finetune_instead_of_training(tmp_path):
     assert result.history.empty and result.summary()["published_checkpoint"] == str(tmp_path / "ckpt")
     assert result.summary()["train_wall_time_s"] is None
     # saved where notebooks 06 and 07 look for the fine-tune, in the dataset's class order
-    kept, pre = models.load_finetuned("vit", params, classes)
+    kept, pre = models.load_trained("vit", params, classes)
     x = torch.randn(2, 3, pre.image_size, pre.image_size)
     with torch.no_grad():
         torch.testing.assert_close(kept(pixel_values=x).logits, original(pixel_values=x).logits)

@@ -16,7 +16,7 @@ from sklearn.metrics import balanced_accuracy_score, top_k_accuracy_score
 from foodlib import artifacts, metrics, models
 from foodlib.data import evalcache, loader, prepare, synthetic
 from foodlib.models import archs, common
-from foodlib.models.preprocess import Preprocess
+from foodlib.data.preprocess import Preprocess
 
 RNG = np.random.default_rng(0)
 

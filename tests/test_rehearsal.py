@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from foodlib import artifacts, attention, models, posembed, train
-from foodlib.train import checkpoints
+from foodlib.models import checkpoints
 from foodlib.data import prepare, synthetic
 
 
@@ -38,9 +38,9 @@ def test_predictions_have_food101s_classes_in_the_datasets_order(rehearsal):
 def test_real_grids_and_stages(rehearsal):
     params, _ = rehearsal
     classes = prepare.load_prepared(params).classes
-    vit, vit_pre = models.load_finetuned("vit", params, classes)
+    vit, vit_pre = models.load_trained("vit", params, classes)
     assert vit_pre.image_size == 224 and posembed.vit_position_embeddings(vit)[1] == (14, 14)
-    swin, swin_pre = models.load_finetuned("swin", params, classes)
+    swin, swin_pre = models.load_trained("swin", params, classes)
     stages = sorted({(g.stage, g.height, g.width) for g in attention.swin.block_geometry(swin.config)})
     assert swin_pre.image_size == 256 and stages == [(0, 64, 64), (1, 32, 32), (2, 16, 16), (3, 8, 8)]
     assert swin.config.window_size == 8

@@ -188,7 +188,7 @@ def test_swin_loads_with_sdpa_unless_eager_is_asked_for(smoke_params, tmp_path):
     x = torch.randn(2, 3, 40, 40)
     with torch.no_grad():
         assert (fused.eval()(pixel_values=x).logits - eager.eval()(pixel_values=x).logits).abs().max() < ATOL
-    from foodlib.train import checkpoints  # a best checkpoint (what load_finetuned reads) loads the same way
+    from foodlib.models import checkpoints  # a best checkpoint (what load_trained reads) loads the same way
 
     checkpoints.save_best(tmp_path / "ckpt", fused, models.source("swin", smoke_params), smoke_params, epoch=1)
     assert swin_sdpa.is_installed(hf.load_checkpoint(tmp_path / "ckpt", CLASSES)[0])
@@ -202,11 +202,11 @@ def test_notebook_06_explainers_load_eager_attention(smoke_params, monkeypatch):
 
     asked = []
 
-    def load_final(name, params, classes, device="cpu", attn_implementation=None):
+    def load_trained(name, params, classes, device="cpu", attn_implementation=None):
         asked.append(attn_implementation)
         raise LookupError("recorded")
 
-    monkeypatch.setattr(models, "load_final", load_final)
+    monkeypatch.setattr(models, "load_trained", load_trained)
     with pytest.raises(LookupError):
         attention.load_explainers(smoke_params, CLASSES)
     assert asked == ["eager"]

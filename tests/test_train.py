@@ -75,7 +75,7 @@ def test_interrupted_run_resumes_to_the_same_predictions(smoke_data, tmp_path):
     ckpt = models.checkpoint_dir("vit", params)
 
     whole = train.fit("vit", params, prepared, device="cpu", progress=False)
-    assert whole.finished and len(whole.history) == 3
+    assert whole.state["finished"] and len(whole.history) == 3
     expected, _ = scoring.test_predictions(whole, params, prepared, "cpu")
 
     import shutil
@@ -85,13 +85,13 @@ def test_interrupted_run_resumes_to_the_same_predictions(smoke_data, tmp_path):
     stopping = config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, augment=True, max_steps=stop_at,
                               **SMALL)
     part = train.fit("vit", stopping, prepared, device="cpu", progress=False)
-    assert not part.finished and part.state["stop_reason"] == "max_steps"
+    assert not part.state["finished"] and part.state["stop_reason"] == "max_steps"
     saved = json.loads((ckpt / "last" / "state.json").read_text())
     assert saved["global_step"] == stop_at and saved["step_in_epoch"] == steps_per_epoch // 2
     assert (ckpt / "last" / "optimizer.safetensors").exists() and (ckpt / "best" / "model.safetensors").exists()
 
     resumed = train.fit("vit", params, prepared, device="cpu", progress=False)
-    assert resumed.finished and resumed.state["global_step"] == whole.state["global_step"]
+    assert resumed.state["finished"] and resumed.state["global_step"] == whole.state["global_step"]
     got, _ = scoring.test_predictions(resumed, params, prepared, "cpu")
     assert got["pred"].tolist() == expected["pred"].tolist()
     np.testing.assert_allclose(np.stack(got["probs"]), np.stack(expected["probs"]), atol=1e-6)

@@ -8,21 +8,24 @@
   swin          Swin V2: shifted-window attention on the full token grid, rollout and relevancy through the
                 stages, Grad-CAM
   faithfulness  the deletion test and the in-box mass (tensor in, tensor or table out)
+  resize        maps to another grid or onto their image; images straight to a model's input
   explain       `Explainer`: one interface over the three models (predict, map, per-head maps, images)
   analysis      what 06 computes with them: deletion table, galleries, every head, in-box check
   plots         overlays, galleries, head grids, deletion curves, the explorer's view
-  browse        what the explorer browses (test images, predictions, disagreement sets) and its map cache
+  catalogue     what the explorer browses: test images, predictions, 05's sets, a page at a time
   explore       `explorer(params, ...)`: ipywidgets over any test image, the three models side by side
 """
-from foodlib.attention import analysis, browse, explain, explore, faithfulness, plots, swin, vit
-from foodlib.attention.analysis import (GALLERY_SETS, Inputs, best_methods, check_inputs, deletion_images,
-                                        deletion_table, describe, gallery_figure, gallery_rows, head_example,
-                                        heads_figure, in_box, in_box_table, off_diagonal, spread, test_paths)
-from foodlib.attention.explain import Explainer, load_eval_images, load_explainers, load_resized
+from foodlib.attention import analysis, catalogue, explain, explore, faithfulness, plots, resize, swin, vit
+from foodlib.attention.analysis import (Inputs, best_methods, check_inputs, deletion_images, deletion_table,
+                                        describe, gallery_figure, gallery_rows, head_example, heads_figure, in_box,
+                                        in_box_table, off_diagonal, spread)
+from foodlib.attention.catalogue import GALLERY_SETS, test_paths
+from foodlib.attention.explain import Explainer, load_eval_images, load_explainers
 from foodlib.attention.explore import Explorer, explorer
+from foodlib.attention.resize import load_resized
 
-__all__ = ["analysis", "browse", "explain", "explore", "faithfulness", "plots", "swin", "vit", "GALLERY_SETS",
-           "Inputs", "best_methods", "check_inputs", "deletion_images", "deletion_table", "describe",
+__all__ = ["analysis", "catalogue", "explain", "explore", "faithfulness", "plots", "resize", "swin", "vit",
+           "GALLERY_SETS", "Inputs", "best_methods", "check_inputs", "deletion_images", "deletion_table", "describe",
            "gallery_figure", "gallery_rows", "head_example", "heads_figure", "in_box", "in_box_table",
            "off_diagonal", "spread", "test_paths", "Explainer", "load_eval_images", "load_explainers",
            "load_resized", "Explorer", "explorer"]

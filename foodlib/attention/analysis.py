@@ -13,16 +13,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from foodlib import compare
+from foodlib import artifacts
 from foodlib.attention import faithfulness, plots, vit
-from foodlib.attention.explain import Explainer, load_eval_images, load_resized
+from foodlib.attention.catalogue import GALLERY_SETS, test_paths
+from foodlib.attention.explain import Explainer, load_eval_images
+from foodlib.attention.resize import load_resized
 from foodlib.config import Params
 from foodlib.data import synthetic
 from foodlib.data.prepare import Prepared, load_prepared
 
-# The disagreement sets of notebook 05 that 06 draws a gallery of: zero-shot CLIP against the first
-# fine-tuned model both ways, and the images only Swin V2 gets right.
-GALLERY_SETS = ("clip_right_vit_wrong", "vit_right_clip_wrong", "swin_only")
 
 
 @dataclass
@@ -39,7 +38,7 @@ class Inputs:
 
 def check_inputs(params: Params) -> Inputs:
     """The disagreement examples of 05 and the prepared data of 01; fails naming the notebook to run first."""
-    shown = compare.load_disagreements(params)
+    shown = artifacts.read_disagreements(params)
     return Inputs(load_prepared(params), shown)
 
 
@@ -47,12 +46,6 @@ def describe(explainers: dict[str, Explainer]) -> dict[str, str]:
     """Per model: its input size, the grid its maps are on, and its methods."""
     return {name: f"{ex.image_size}px, map grid {ex.deletion_grid}, methods {', '.join(ex.methods)}"
             for name, ex in explainers.items()}
-
-
-def test_paths(prepared: Prepared, image_ids: Sequence[str]) -> list[Path]:
-    """The source files of test images (what the models are scored on), in the order of `image_ids`."""
-    rows = prepared.split("test").set_index("image_id")
-    return [prepared.path(rows.loc[i, "source"]) for i in image_ids]
 
 
 def spread(ids: Sequence[str], n: int) -> list[str]:
@@ -119,7 +112,7 @@ def gallery_figure(set_name: str, explainers: dict[str, Explainer], inputs: Inpu
     """The gallery of one disagreement set: its first `num_examples` images, each model's map by `methods`."""
     rows = inputs.shown[inputs.shown["set"] == set_name].sort_values("rank").head(num_examples)
     gallery = gallery_rows(explainers, rows, test_paths(inputs.prepared, rows["image_id"]), methods)
-    rule = compare.describe_set(set_name)  # e.g. "clip is right and vit is wrong"
+    rule = artifacts.describe_set(set_name)  # e.g. "clip is right and vit is wrong"
     return plots.gallery(gallery, list(explainers), inputs.prepared.classes,
                          f"{set_name}: {rule} ({len(rows)} shown)", empty=f"no test image where {rule}")
 

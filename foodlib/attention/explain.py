@@ -11,17 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
-from PIL import Image
 
-from foodlib import models, zeroshot
+from foodlib import models
 from foodlib.attention import swin, vit
 from foodlib.config import Params
-from foodlib.models.preprocess import Preprocess
 from foodlib.data.loader import decode_source
+from foodlib.data.preprocess import Preprocess
 
 CLASS_TOKEN_METHODS = ("cls", "rollout", "relevancy")
+METHOD_TEXT = {
+    "cls": "cls: last-layer class-token attention", "rollout": "rollout: attention rollout",
+    "relevancy": "relevancy (Chefer et al. 2021)", "head": "head: one last-layer head",
+    "last_stage": "last_stage: attention the last block receives", "gradcam": "gradcam: Grad-CAM, last stage",
+}
 
 
 @dataclass
@@ -74,6 +77,17 @@ class Explainer:
             return vit.cls_attention(atts, vit.grid_of(self.model)).cpu()
 
     @property
+    def view_methods(self) -> tuple[str, ...]:
+        """What a person can pick: the maps and, for a class-token model, one last-layer head."""
+        return (*self.methods, "head") if self.kind == "class_token" else tuple(self.methods)
+
+    def check_method(self, method: str) -> str:
+        """`method` if this model has it (`view_methods`), else a ValueError naming it and the valid ones."""
+        if method not in self.view_methods:
+            raise ValueError(f"unknown method {method!r} for {self.name}: choose one of {', '.join(self.view_methods)}")
+        return method
+
+    @property
     def num_heads(self) -> int:
         """Heads of the last layer (Swin: of its last stage): the maps `head_maps` returns."""
         if self.kind == "swin":
@@ -105,9 +119,9 @@ def load_explainers(params: Params, classes: Sequence[str], device: str = "cpu")
     """
     out = {}
     for name in models.available():
-        model, pre = models.load_final(name, params, classes, device=device, attn_implementation="eager")
+        model, pre = models.load_trained(name, params, classes, device=device, attn_implementation="eager")
         if not models.spec(name).trainable:  # zero-shot: a classifier over the class prompts
-            text = zeroshot.text_features(model, classes, zeroshot.prompt_sets()[params.clip_prompt_set], device)
+            text = models.text_features(model, classes, models.PROMPT_SETS[params.clip_prompt_set], device)
             model = vit.ClipClassifier(model, text)
         out[name] = Explainer(name, model, pre.image_size, pre.mean, pre.std, pre.eval(), params.rollout_discard_ratio)
     return out
@@ -118,23 +132,3 @@ def load_eval_images(paths: Sequence[str | Path], explainer: Explainer) -> torch
     own eval transform, as it is scored."""
     t = explainer.transform()
     return torch.stack([t(decode_source(p)) for p in paths])
-
-
-def load_resized(paths: Sequence[str | Path], boxes: Sequence[Sequence[float]], size: int, mean, std
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images resized straight to (size, size), no crop, with their [x0, y0, x1, y1] boxes mapped alike.
-
-    One scale per axis, so a box maps exactly: x * size / width, y * size / height.
-    """
-    xs, out_boxes = [], []
-    m, s = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
-    for path, (x0, y0, x1, y1) in zip(paths, boxes):
-        img = Image.open(path).convert("RGB")
-        sx, sy = size / img.width, size / img.height
-        arr = np.asarray(img.resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.0
-        xs.append((torch.from_numpy(arr).permute(2, 0, 1) - m) / s)
-        # Box ends are exclusive pixel edges (x0 + side); the last pixel inside is (end * scale) - 1.
-        out_boxes.append([x0 * sx, y0 * sy, max(x0 * sx, x1 * sx - 1), max(y0 * sy, y1 * sy - 1)])
-    return torch.stack(xs), torch.tensor(out_boxes).round()
-
-

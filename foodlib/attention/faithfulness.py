@@ -19,15 +19,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from foodlib.attention.resize import resample
+
 Predict = Callable[[torch.Tensor], torch.Tensor]  # (B, 3, H, W) normalised pixels -> (B, C) logits
-
-
-def resample(saliency: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(B, h, w) -> (B, H, W), bilinear (area when shrinking), for maps of any grid."""
-    s = saliency.float().unsqueeze(1)
-    mode = "area" if size[0] < s.shape[-2] else "bilinear"
-    kwargs = {} if mode == "area" else {"align_corners": False}
-    return F.interpolate(s, size=size, mode=mode, **kwargs).squeeze(1)
 
 
 def patch_order(saliency: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:

@@ -7,7 +7,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from foodlib.attention.faithfulness import auc, resample
+from foodlib.attention.faithfulness import auc
+from foodlib.attention.resize import upsample
 
 MAP_CMAP = "inferno"  # perceptually uniform: equal steps in value read as equal steps in lightness
 MAP_LABEL = "map value, min-max scaled per map (0 = least, 1 = most)"
@@ -18,13 +19,6 @@ def to_image(pixel_values: torch.Tensor, mean: Sequence[float], std: Sequence[fl
     m = torch.tensor(mean).view(3, 1, 1)
     s = torch.tensor(std).view(3, 1, 1)
     return (pixel_values.detach().cpu().float() * s + m).clamp(0, 1).permute(1, 2, 0).numpy()
-
-
-def upsample(saliency: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
-    """(h, w) map -> (H, W) in [0, 1] (min-max scaled), bilinear."""
-    s = resample(saliency.detach().cpu()[None], size)[0]
-    s = s - s.min()
-    return (s / s.max().clamp(min=1e-12)).numpy()
 
 
 def overlay(ax, image: np.ndarray, saliency: torch.Tensor | None, title: str = "", alpha: float = 0.5) -> None:

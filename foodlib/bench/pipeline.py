@@ -25,7 +25,7 @@ SPLIT = "train"  # the photo archive's images: a training copy each, and the sou
 
 def _eval_pre():
     """google/vit-base-patch16-224-in21k's eval protocol (its processor: straight to 224 x 224, bilinear)."""
-    from foodlib.models.preprocess import Preprocess
+    from foodlib.data.preprocess import Preprocess
 
     return Preprocess(SIZE, MEAN, STD)
 

@@ -2,7 +2,7 @@
 
   inputs         find, check and join the prediction files of 02-04 (same test images, same class order)
   tables         headline accuracy, pairwise tests, per-class differences, confusions, calibration
-  disagreements  the images one model gets right and others wrong, ranked; read again by notebook 06
+  disagreements  the images one model gets right and others wrong, ranked (06 reads them: `artifacts`)
   published      the run set against the published figures of the registry
   plots          the figures, each drawn from one of those tables
 
@@ -11,10 +11,9 @@ every registered model, and the linear probes join the tables when present.
 """
 from foodlib.compare import plots
 from foodlib.compare.published import published_table
-from foodlib.compare.disagreements import (DISAGREEMENTS_FILE, MEMBERS_FILE, correctness_patterns,
-                                           describe_set, disagreement_counts, disagreement_masks,
-                                           disagreement_members, load_disagreement_members, load_disagreements,
-                                           save_disagreements, shown_examples, with_class_names)
+from foodlib.compare.disagreements import (correctness_patterns, disagreement_counts, disagreement_masks,
+                                           disagreement_members, save_disagreements, shown_examples,
+                                           with_class_names)
 from foodlib.compare.inputs import (KNOWN_MODELS, MAIN_MODELS, InputMismatchError, Joined, check_inputs,
                                     find_models, found_table, join, load_joined, metrics_of)
 from foodlib.compare.tables import (calibration_table, class_gaps, confused_pairs, confused_pairs_table,
@@ -26,7 +25,7 @@ __all__ = [
     "found_table", "join", "load_joined", "metrics_of",
     "headline_table", "pairwise_table", "per_class_accuracy", "class_gaps", "confused_pairs", "confused_pairs_table",
     "most_confused_classes", "confusion_submatrix", "calibration_table",
-    "DISAGREEMENTS_FILE", "MEMBERS_FILE", "disagreement_masks", "disagreement_members", "shown_examples",
-    "save_disagreements", "with_class_names", "correctness_patterns", "describe_set", "disagreement_counts",
-    "load_disagreements", "load_disagreement_members", "plots", "published_table",
+    "disagreement_masks", "disagreement_members", "shown_examples",
+    "save_disagreements", "with_class_names", "correctness_patterns", "disagreement_counts",
+    "plots", "published_table",
 ]

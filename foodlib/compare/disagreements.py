@@ -6,7 +6,8 @@ Within each set, images are ranked by the confidence of the model that is right
 (highest first, ties by image_id). `tables/disagreements.csv` holds the first
 `num_examples` of each set (columns set, rank, image_id, label, pred_<m>, conf_<m>
 for every main model m); `tables/disagreement_members.parquet` every member,
-with the ranking key `score`. Notebook 06 reads them with `load_disagreements`.
+with the ranking key `score`. The file names, the sets' naming rule and their
+readers are in `foodlib.artifacts` (notebook 06 reads them with `artifacts.read_disagreements`).
 """
 from __future__ import annotations
 
@@ -17,11 +18,9 @@ import numpy as np
 import pandas as pd
 
 from foodlib import artifacts
+from foodlib.artifacts import COUNTS_FILE, DISAGREEMENTS_FILE, MEMBERS_FILE, right_model
 from foodlib.compare.inputs import MAIN_MODELS, Joined
 from foodlib.config import Params
-
-DISAGREEMENTS_FILE = "disagreements.csv"
-MEMBERS_FILE = "disagreement_members.parquet"
 
 
 def disagreement_masks(correct: np.ndarray, models: Sequence[str]) -> dict[str, np.ndarray]:
@@ -38,20 +37,6 @@ def disagreement_masks(correct: np.ndarray, models: Sequence[str]) -> dict[str, 
         masks[f"{models[i]}_right_{models[j]}_wrong"] = correct[:, i] & ~correct[:, j]
         masks[f"{models[j]}_right_{models[i]}_wrong"] = correct[:, j] & ~correct[:, i]
     return masks
-
-
-def _right_model(set_name: str) -> str:
-    """The model that is right in a set: 'clip' for clip_only and for clip_right_vit_wrong."""
-    return set_name[: -len("_only")] if set_name.endswith("_only") else set_name.split("_right_")[0]
-
-
-def describe_set(set_name: str, models: Sequence[str] = MAIN_MODELS) -> str:
-    """A set's rule in words: 'clip is right and vit is wrong', 'swin is right and vit and clip are wrong'."""
-    right = _right_model(set_name)
-    if set_name.endswith("_only"):
-        wrong = [m for m in models if m != right]
-        return f"{right} is right and {' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong"
-    return f"{right} is right and {set_name.split('_right_')[1][:-len('_wrong')]} is wrong"
 
 
 def disagreement_members(joined: Joined, models: Sequence[str] = MAIN_MODELS) -> pd.DataFrame:
@@ -71,7 +56,7 @@ def disagreement_members(joined: Joined, models: Sequence[str] = MAIN_MODELS) ->
     for name, mask in disagreement_masks(joined.correct_for(models), models).items():
         part = base[mask].copy()
         part.insert(0, "set", name)
-        part["score"] = part[f"conf_{_right_model(name)}"]
+        part["score"] = part[f"conf_{right_model(name)}"]
         part = part.sort_values(["score", "image_id"], ascending=[False, True], kind="stable")
         part.insert(1, "rank", np.arange(len(part)))
         parts.append(part)
@@ -91,7 +76,7 @@ def save_disagreements(members: pd.DataFrame, counts: pd.DataFrame, params: Para
     with artifacts.atomic_path(tables / MEMBERS_FILE) as tmp:
         members.to_parquet(tmp, index=False)
     artifacts.write_meta(tables / MEMBERS_FILE, params)
-    artifacts.write_table(counts, "disagreement_counts", params)
+    artifacts.write_table(counts, COUNTS_FILE.removesuffix(".csv"), params)
     return shown
 
 
@@ -124,14 +109,3 @@ def disagreement_counts(joined: Joined, models: Sequence[str] = MAIN_MODELS) -> 
     n = len(joined.labels)
     return pd.DataFrame({"set": list(sizes), "kind": kinds, "count": list(sizes.values()),
                          "share": [v / n for v in sizes.values()]})
-
-
-def load_disagreements(params: Params) -> pd.DataFrame:
-    """The disagreement examples notebook 05 chose to show (format: this module's docstring)."""
-    path = artifacts.require(params.subdir("tables") / DISAGREEMENTS_FILE, "05_comparison")
-    return pd.read_csv(path, dtype={"image_id": str, "set": str})
-
-
-def load_disagreement_members(params: Params) -> pd.DataFrame:
-    """Every member of every disagreement set, ranked (the full list behind disagreements.csv)."""
-    return pd.read_parquet(artifacts.require(params.subdir("tables") / MEMBERS_FILE, "05_comparison"))

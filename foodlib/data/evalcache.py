@@ -24,7 +24,6 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,9 +32,7 @@ from torch.utils.data import Dataset
 from foodlib import config, runtime
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
-
-if TYPE_CHECKING:
-    from foodlib.models.preprocess import Preprocess
+from foodlib.data.preprocess import Preprocess
 
 BUILD_BATCH = 64  # images per write while building
 
@@ -64,11 +61,11 @@ class EvalArrays(Dataset):
         return {**self.__dict__, "_array": None}
 
 
-def cache_key(preprocess: "Preprocess") -> str:
+def cache_key(preprocess: Preprocess) -> str:
     return preprocess.key()
 
 
-def fingerprint(images: loader.SourceImages, preprocess: "Preprocess") -> str:
+def fingerprint(images: loader.SourceImages, preprocess: Preprocess) -> str:
     """Changes when the split's files, their order or the preprocessing change."""
     h = hashlib.sha256(cache_key(preprocess).encode())
     for image_id, path in zip(images.image_ids, images.paths):
@@ -77,7 +74,7 @@ def fingerprint(images: loader.SourceImages, preprocess: "Preprocess") -> str:
     return h.hexdigest()[:16]
 
 
-def eval_images(prepared: Prepared, split: str, preprocess: "Preprocess", *, use_cache: bool = True,
+def eval_images(prepared: Prepared, split: str, preprocess: Preprocess, *, use_cache: bool = True,
                 num_workers: int = -1, progress: bool = True) -> Dataset:
     """`split` as uint8 eval inputs (normalise them with `preprocess.normalize()`): from the cache
     (built now if missing or stale) or, with `use_cache=False`, decoded from the source files at every pass."""
@@ -99,7 +96,7 @@ def eval_images(prepared: Prepared, split: str, preprocess: "Preprocess", *, use
     return EvalArrays(path, images)
 
 
-def for_run(params, prepared: Prepared, split: str, preprocess: "Preprocess") -> Dataset:
+def for_run(params, prepared: Prepared, split: str, preprocess: Preprocess) -> Dataset:
     """`eval_images` as a run's parameters say (`eval_cache`, `num_workers`)."""
     return eval_images(prepared, split, preprocess, use_cache=params.eval_cache, num_workers=params.num_workers)
 

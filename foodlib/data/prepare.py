@@ -145,12 +145,6 @@ class Prepared:
         rows = self.index[(self.index["split"] == name) & (self.index["status"] != "excluded")]
         return rows.reset_index(drop=True)
 
-    def excluded(self) -> pd.DataFrame:
-        return self.index[self.index["status"] == "excluded"].reset_index(drop=True)
-
-    def converted(self) -> pd.DataFrame:
-        return self.index[self.index["status"] == "converted"].reset_index(drop=True)
-
     def path(self, rel: str) -> Path:
         """A file of the prepared cache (a row's `path`, the copy training reads), or an absolute path as it is."""
         return self.root / rel

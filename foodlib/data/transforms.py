@@ -9,7 +9,7 @@ Where the time goes (one core; `python -m foodlib.bench` prints the profile):
 the train crop crops first and resizes only the crop, on a channels-last uint8
 copy (torch's vectorised antialiased path); TrivialAugmentWide runs through PIL
 (`TrivialAugmentPil`). The eval transforms are each model's own
-(`foodlib.models.preprocess`), not these.
+(`foodlib.data.preprocess`), not these.
 """
 from __future__ import annotations
 

@@ -1,35 +1,18 @@
-"""The published architectures with random weights: the rehearsal's stand-ins (`model_source="random"`).
+"""The published architectures, written out: what the rehearsal's stand-ins are built from.
 
 A rehearsal runs the full profile at full scale without downloading anything:
-ViT-B/16, Swin V2-T and CLIP are built here from their published
-configurations (written out below; tests/test_archs.py checks them against the
-values on the hub and in OpenAI's release), given seeded random weights, and
-saved in the layout of the real checkpoints. `foodlib.models.hf` and
-`foodlib.models.clipmodels` then read them with the same `from_pretrained` and
-`clip.load` calls that read the hub ids and released names.
-
-    build_random("vit", folder, seed=0)          -> folder: config, safetensors weights, processor config
-    build_random_clip("ViT-B/32", path, seed=0)  -> path: a state dict that clip.load(path) reads
-    is_current(folder_or_path, name, seed)       -> True when it was built with this name, seed and config
-
-Each is built once and then reused: a marker written last records the name,
-the seed and the configuration, so a crash mid-write or a changed seed builds
-it again. On disk: ViT-B/16 ~350 MB (86.4 M float32 parameters), Swin V2-T
-~115 MB (28.4 M), CLIP ViT-B/32 ~300 MB (151.3 M in float16, as released).
+ViT-B/16, Swin V2-T and CLIP are built from these configurations (tests/test_archs.py
+checks them against the values on the hub and in OpenAI's release) with seeded random
+weights by `foodlib.models.standins`, and read back with the same `from_pretrained`
+and `clip.load` calls that read the hub ids and released names. On disk: ViT-B/16
+~350 MB (86.4 M float32 parameters), Swin V2-T ~115 MB (28.4 M), CLIP ViT-B/32
+~300 MB (151.3 M in float16, as released).
 """
 from __future__ import annotations
 
-import json
-import shutil
-from pathlib import Path
 from typing import Any
 
-import torch
-
-from foodlib import artifacts, registry
-from foodlib.models.common import import_clip, quiet_loading
-
-MARKER = "random.json"  # inside a Hugging Face folder; beside a CLIP file it is `<file stem>.json`
+from foodlib import registry
 
 
 # -- Hugging Face checkpoints: config.json and preprocessor_config.json as published ----------
@@ -100,82 +83,3 @@ def hf_config(name: str):
         raise ValueError(f"no random-weight build of {name!r}: model_source='random' supports "
                          f"{', '.join(HF_CONFIGS)} and the CLIP names {', '.join(CLIP_DIMS)}")
     return HF_CONFIGS[name]()
-
-
-# -- built once: the marker -------------------------------------------------------------
-
-def _settings(name: str) -> dict[str, Any]:
-    """What a build depends on besides the seed: the model config and its processor (or CLIP's dims)."""
-    if name in CLIP_DIMS:
-        return {"clip": clip_dims(name), "dtype": "float16"}
-    return {"config": hf_config(name).to_dict(), "processor": PROCESSORS[name]}
-
-
-def _marker(name: str, seed: int) -> dict[str, Any]:
-    return json.loads(json.dumps({"model_name": name, "seed": seed, **_settings(name)}))  # tuples -> lists
-
-
-def marker_path(path: str | Path, name: str) -> Path:
-    """Where the marker of a build lies: inside a Hugging Face folder, beside a CLIP file."""
-    path = Path(path)
-    return path.with_suffix(".json") if name in CLIP_DIMS else path / MARKER
-
-
-def is_current(path: str | Path, name: str, seed: int) -> bool:
-    """True when `path` holds a complete build of `name` with this seed and the configuration above."""
-    marker = marker_path(path, name)
-    weights = Path(path) if name in CLIP_DIMS else Path(path) / "config.json"
-    if not (marker.exists() and weights.exists()):
-        return False
-    return json.loads(marker.read_text()) == _marker(name, seed)
-
-
-# -- building ------------------------------------------------------------------------------
-
-def build_random(name: str, folder: str | Path, seed: int = 0) -> Path:
-    """Save 'vit' or 'swin' with seeded random weights to `folder` as the hub checkpoint is laid out.
-
-    The class is the registry's `model_class` (ViTModel with its pooler,
-    Swinv2ForImageClassification), so `from_pretrained(folder)` meets what it
-    meets in the hub checkpoint. Written beside `folder` and swapped in whole.
-    """
-    import transformers
-
-    config = hf_config(name)
-    model_class = getattr(transformers, registry.spec(name).family.model_class)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = model_class(config)
-    folder = Path(folder)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    with quiet_loading():  # no 'Writing model shards' bar in papermill logs
-        model.save_pretrained(tmp)
-    transformers.ViTImageProcessor(**PROCESSORS[name]).save_pretrained(tmp)
-    (tmp / MARKER).write_text(json.dumps(_marker(name, seed)))  # written last: marks it complete
-    artifacts.swap_in(tmp, folder)
-    return folder
-
-
-def build_random_clip(name: str, path: str | Path, seed: int = 0) -> Path:
-    """Save a released CLIP's architecture with seeded random weights as a state dict `clip.load` reads.
-
-    Stored in float16, as OpenAI releases it (half the disk of float32);
-    clip.load gives float32 on a CPU and `clipmodels.load` casts to float32
-    everywhere. The marker is removed first and written last, so a crash in
-    between leaves a build that is not current.
-    """
-    clip = import_clip()
-    dims = clip_dims(name)
-    path = Path(path)
-    marker = marker_path(path, name)
-    marker.unlink(missing_ok=True)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = clip.model.CLIP(**dims)
-    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    with artifacts.atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    with artifacts.atomic_path(marker) as tmp:
-        tmp.write_text(json.dumps(_marker(name, seed)))
-    return path

@@ -2,8 +2,8 @@
 
 Sources (`model_source`): `hub`, the published pretrained id; `tiny`, a small
 config of the same family (smoke); `random`, the published architecture with
-random weights (rehearsal). Tiny and random are built once, saved under
-`<cache_dir>/models/<source>/<name>` and loaded back through the same
+random weights (rehearsal). Tiny and random are built once (`standins`), saved
+under `<cache_dir>/models/<source>/<name>` and loaded back through the same
 `from_pretrained` call as the hub id, so every profile runs the same code.
 
 Attention (`attn_implementation`): None or "sdpa", the fused kernels, is what
@@ -13,9 +13,7 @@ has none for Swin V2, `foodlib.models.swin_sdpa` installed on the loaded model.
 """
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -23,55 +21,12 @@ import torch
 
 from foodlib import artifacts, registry
 from foodlib.config import Params
-from foodlib.models import archs, swin_sdpa
+from foodlib.data.preprocess import Preprocess
+from foodlib.models import standins, swin_sdpa
 from foodlib.models.common import quiet_loading
-from foodlib.models.preprocess import Preprocess
 from foodlib.registry import HFClassifier
 
 # -- where the starting weights come from -----------------------------------------------
-
-def _model_class(family: HFClassifier) -> type:
-    import transformers
-
-    return getattr(transformers, family.model_class)
-
-
-def local_dir(name: str, params: Params) -> Path:
-    """Folder of a locally built stand-in (`tiny` or `random` source)."""
-    return params.cache_dir / "models" / params.model_source / name
-
-
-def tiny_processor(name: str, config) -> dict:
-    """The tiny stand-in's image processor: the published checkpoint's (`archs.PROCESSORS`: resampling, mean,
-    std, resize straight to a square) at the tiny model's input size."""
-    return {**archs.PROCESSORS[name], "size": {"height": config.image_size, "width": config.image_size}}
-
-
-def _marker(name: str, seed: int, config) -> dict:
-    return json.loads(json.dumps({"model_name": name, "seed": seed, "config": config.to_dict(),
-                                  "processor": tiny_processor(name, config)}))
-
-
-def build_tiny(name: str, folder: str | Path, seed: int = 0) -> Path:
-    """Save the tiny stand-in (config, safetensors weights, processor config) to `folder`, atomically."""
-    from transformers import ViTImageProcessor
-
-    family = _family(name)
-    config = family.tiny_config()
-    marker = _marker(name, seed, config)  # before building: saving fills in config fields (architectures, dtype)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = _model_class(family)(config)
-    folder = Path(folder)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    with quiet_loading():
-        model.save_pretrained(tmp)
-    ViTImageProcessor(**tiny_processor(name, config)).save_pretrained(tmp)
-    (tmp / "tiny.json").write_text(json.dumps(marker))  # written last: marks it complete
-    artifacts.swap_in(tmp, folder)
-    return folder
-
 
 def _family(name: str) -> HFClassifier:
     family = registry.spec(name).family
@@ -81,19 +36,11 @@ def _family(name: str) -> HFClassifier:
 
 
 def source(name: str, params: Params) -> str:
-    """What `from_pretrained` is given: the hub id, or a local folder (built once, then reused)."""
+    """What `from_pretrained` is given: the hub id, or a stand-in's folder (`standins`: built once, then reused)."""
     family = _family(name)
     if params.model_source == "hub":
         return family.hub_id
-    folder = local_dir(name, params)
-    if params.model_source == "random":
-        if not archs.is_current(folder, name, params.seed):
-            archs.build_random(name, folder, seed=params.seed)
-        return str(folder)
-    marker = folder / "tiny.json"
-    if not (marker.exists() and json.loads(marker.read_text()) == _marker(name, params.seed, family.tiny_config())):
-        build_tiny(name, folder, seed=params.seed)
-    return str(folder)
+    return standins.hf_folder(name, params)
 
 
 def preprocess_from(path_or_id: str, config) -> Preprocess:
@@ -107,6 +54,7 @@ def preprocess_from(path_or_id: str, config) -> Preprocess:
         raise ValueError(f"{path_or_id}: its image processor makes {preprocess.image_size}-px inputs, its model "
                          f"config expects {size} px")
     return preprocess
+
 
 def _label_maps(classes: Sequence[str]) -> dict:
     id2label = {i: str(c) for i, c in enumerate(classes)}

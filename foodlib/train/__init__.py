@@ -8,7 +8,6 @@
   distributed  the same over `num_processes` processes (DDP, launched from the notebook kernel)
   schedule     what a run does: epochs, learning rate, warm-up and decay (`Plan`)
   sampling     seeded data order and augmentation, so a resumed run replays exactly
-  checkpoints  safetensors checkpoints and the state a resumed run continues from
   scoring      `predict` over a split; `write_results`: predictions, metrics, history, curves
   plots        the training-curve figure
 """

@@ -35,7 +35,8 @@ from foodlib import runtime
 from foodlib.config import ParameterError, Params
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
-from foodlib.train import checkpoints, loop, scoring
+from foodlib.models import checkpoints
+from foodlib.train import loop, scoring
 from foodlib.train.result import TrainResult
 from foodlib.train.sampling import EpochOrder, EpochSeeded, mix
 from foodlib.train.session import already_trained, finish, open_session

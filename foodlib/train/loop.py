@@ -9,7 +9,7 @@ the Trainer's overhead matters.
 subclasses it for several, overriding only what differs (the data order, the loss
 summed over the processes, the validation gather, who saves).
 
-Checkpoints (`foodlib.train.checkpoints`) live in `models.checkpoint_dir(...)`: `best/` holds the
+Checkpoints (`foodlib.models.checkpoints`) live in `models.checkpoint_dir(...)`: `best/` holds the
 weights with the best validation top-1, `last/` what a resumed run continues from; `last/` is
 written at each epoch end, every SAVE_EVERY_S seconds and when `max_steps` stops the run.
 """
@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from foodlib import compiling, metrics, models, runtime
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
-from foodlib.train import checkpoints, scoring
+from foodlib.models import checkpoints
+from foodlib.train import scoring
 from foodlib.train.result import TrainResult
 from foodlib.train.sampling import EpochOrder, EpochSeeded, mix
 from foodlib.train.session import Session, already_trained, finish, open_session

@@ -21,10 +21,6 @@ class TrainResult:
     history: pd.DataFrame
     state: dict[str, Any] = field(repr=False)
 
-    @property
-    def finished(self) -> bool:
-        return bool(self.state["finished"])
-
     def summary(self) -> dict[str, Any]:
         """The training keys of the metrics JSON."""
         s = self.state

@@ -8,6 +8,7 @@ published fine-tune that stands in for training.
 """
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from foodlib import artifacts, config, models, runtime
 from foodlib.config import Params
 from foodlib.data import evalcache, loader
 from foodlib.data.prepare import Prepared
-from foodlib.train import checkpoints
+from foodlib.models import checkpoints, hf
 from foodlib.train.result import TrainResult
 from foodlib.train.sampling import EpochSeeded
 from foodlib.train.schedule import Plan, make_plan
@@ -75,6 +76,17 @@ def optimizer(model, plan: Plan):
     return torch.optim.AdamW(groups, lr=plan.lr)
 
 
+def resume_fingerprint(params: Params, model_name: str, plan: Plan, classes: list[str], data_root: Path
+                       ) -> dict[str, Any]:
+    """What must match for a checkpoint to be resumed (max_steps is only a stop, so it is left out)."""
+    keys = ["model_source", "seed", "batch_size", "warmup_ratio", "label_smoothing",
+            "early_stopping_patience", "mixed_precision"]
+    return json.loads(json.dumps({
+        "model_name": model_name, **{k: getattr(params, k) for k in keys},
+        "plan": plan.__dict__, "classes": classes, "data": json.loads((data_root / "settings.json").read_text()),
+    }))
+
+
 def open_session(model_name: str, params: Params, prepared: Prepared, variant: str, device: str) -> Session:
     """What a run starts from: model, data, plan, optimizer and the trainer state (resumed when it matches)."""
     model, preprocess = models.load(model_name, params, prepared.classes, device=device)
@@ -84,7 +96,7 @@ def open_session(model_name: str, params: Params, prepared: Prepared, variant: s
     train_images.transform = preprocess.train_uint8(augment=plan.augment)  # uint8 batches, normalised on the device
     val_set = evalcache.for_run(params, prepared, "val", preprocess)
     ckpt = models.checkpoint_dir(model_name, params, variant)
-    fingerprint = checkpoints.fingerprint(params, model_name, plan, list(prepared.classes), prepared.root)
+    fingerprint = resume_fingerprint(params, model_name, plan, list(prepared.classes), prepared.root)
     state = checkpoints.resume_state(ckpt, fingerprint) or checkpoints.new_state(fingerprint)
     return Session(model_name, variant, params, device, model, preprocess, plan, EpochSeeded(train_images, params.seed),
                    val_set, optimizer(model, plan), state)
@@ -95,8 +107,8 @@ def finish(session: Session, prepared: Prepared) -> TrainResult:
     s = session
     model, preprocess = s.model, s.preprocess
     if s.state["best_epoch"] is not None:
-        model, preprocess = models.load_finetuned(s.model_name, s.params, prepared.classes, device=s.device,
-                                                  variant=s.variant)
+        model, preprocess = models.load_trained(s.model_name, s.params, prepared.classes, device=s.device,
+                                                variant=s.variant)
         freeze_for(model, s.model_name, s.variant)  # so the trainable-parameter count describes this variant
     model.eval()
     return TrainResult(s.name, s.model_name, s.variant, model, preprocess, pd.DataFrame(s.state["history"]),
@@ -111,7 +123,7 @@ def already_trained(session: Session) -> None:
 def from_published(model_name: str, params: Params, prepared: Prepared, path_or_id: str, device: str
                    ) -> TrainResult:
     """A published fine-tune as the result of training: saved as the best checkpoint that 06 and 07 load."""
-    model, preprocess = models.load_published(model_name, path_or_id, prepared.classes, device)
+    model, preprocess = hf.load_published(model_name, path_or_id, prepared.classes, device)
     ckpt = models.checkpoint_dir(model_name, params)
     shutil.rmtree(ckpt, ignore_errors=True)  # a later run without it must not mistake this for its own training
     checkpoints.save_best(ckpt / "best", model, path_or_id, params, epoch=None)

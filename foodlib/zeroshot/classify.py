@@ -7,7 +7,8 @@ set in one batch); images are encoded in batches, in mixed precision on a GPU.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -18,34 +19,20 @@ from foodlib import artifacts, compiling, metrics, models, registry, runtime
 from foodlib.config import Params
 from foodlib.data import evalcache, loader
 from foodlib.data.prepare import Prepared
-from foodlib.models import tinyclip
-from foodlib.models.common import PROMPT_SETS, class_texts, import_clip
-
-TEXT_BATCH = 256  # prompts per text-encoder pass
+from foodlib.models import standins
+from foodlib.models.clipmodels import prompt_sets, text_features
 
 
-def prompt_sets() -> dict[str, list[str]]:
-    """Prompt-set name -> templates ('{}' is replaced by the class name): name, photo, food, ensemble."""
-    return {name: list(templates) for name, templates in PROMPT_SETS.items()}
+@dataclass
+class ZeroShotResult:
+    """Zero-shot on the test split: per prompt set the (N, C) probabilities, classes in the dataset's order."""
 
-
-@torch.no_grad()
-def text_features(model, classes: Sequence[str], templates: Sequence[str], device: str = "cpu",
-                  dtype: torch.dtype | None = None) -> torch.Tensor:
-    """(C, D) L2-normalised class embeddings, rows in `classes` order.
-
-    With several templates, each template's embedding is normalised, the
-    templates are averaged per class, and the mean is normalised again.
-    """
-    clip = import_clip()
-    texts = [t.format(name) for name in class_texts(classes) for t in templates]  # class-major: (C * T,)
-    tokens = clip.tokenize(texts, context_length=model.context_length)
-    chunks = []
-    for i in range(0, len(tokens), TEXT_BATCH):
-        with runtime.autocast(device, dtype):
-            chunks.append(model.encode_text(tokens[i:i + TEXT_BATCH].to(device)).float())
-    feats = F.normalize(torch.cat(chunks), dim=-1).view(len(classes), len(templates), -1)  # (C, T, D)
-    return F.normalize(feats.mean(dim=1), dim=-1).cpu()
+    probs: dict[str, np.ndarray]  # prompt set -> (N, C)
+    labels: np.ndarray  # (N,)
+    image_ids: list[str]
+    images_per_s: float  # image encoding, compile time excluded
+    compile_s: float | None  # None: not compiled
+    num_parameters: int  # of the CLIP scored
 
 
 @torch.no_grad()
@@ -96,12 +83,11 @@ def eval_loader(params: Params, preprocess: models.Preprocess, prepared: Prepare
                        num_workers=params.num_workers, device=device)
 
 
-def score(params: Params, model, preprocess: models.Preprocess, prepared: Prepared, device: str) -> dict:
-    """Zero-shot on the test split for every prompt set.
+def score(params: Params, model, preprocess: models.Preprocess, prepared: Prepared, device: str) -> ZeroShotResult:
+    """Zero-shot on the test split for every prompt set, classes in prepared.classes order.
 
-    Returns {"probs": {prompt set: (N, C) array}, "labels", "image_ids",
-    "images_per_s", "compile_s"} with classes in prepared.classes order. Images are encoded once;
-    `params.compile` compiles the image tower (its compile time is reported apart, not in images_per_s).
+    Images are encoded once; `params.compile` compiles the image tower (its compile time is reported apart,
+    not in images_per_s).
     """
     dtype = runtime.autocast_dtype(params.mixed_precision, device)
     batches = eval_loader(params, preprocess, prepared, device)
@@ -117,8 +103,8 @@ def score(params: Params, model, preprocess: models.Preprocess, prepared: Prepar
     scale = model.logit_scale.exp().item()
     probs = {name: zero_shot_probs(img, text_features(model, prepared.classes, templates, device, dtype), scale).numpy()
              for name, templates in prompt_sets().items()}
-    return {"probs": probs, "labels": np.asarray(batches.dataset.labels), "image_ids": batches.dataset.image_ids,
-            "images_per_s": len(img) / max(seconds, 1e-9), "compile_s": compile_s}
+    return ZeroShotResult(probs, np.asarray(batches.dataset.labels), list(batches.dataset.image_ids),
+                          len(img) / max(seconds, 1e-9), compile_s, models.count_parameters(model)[0])
 
 
 def published_top1(params: Params) -> dict[str, float] | None:
@@ -135,34 +121,34 @@ def describe_model(model, params: Params, device: str) -> str:
             f"input {model.visual.input_resolution} px, logit scale {model.logit_scale.exp().item():.1f}, "
             f"device {device}")
     if params.clip_model == "tiny":
-        info = tinyclip.training_info(params)
+        info = standins.clip_training(params)
         text += (f"\ntiny CLIP: trained in {info['train_seconds']:.1f} s on {info['num_train_images']} training "
                  f"images, loss {info['loss_first']:.2f} -> {info['loss_last']:.2f}")
     return text
 
 
-def prompt_table(result: dict) -> pd.DataFrame:
-    """One row per prompt set: templates and metrics (from `evaluate`'s result)."""
+def prompt_table(result: ZeroShotResult) -> pd.DataFrame:
+    """One row per prompt set: templates and metrics (from `score`'s result)."""
     sets = prompt_sets()
     rows = []
-    for name, probs in result["probs"].items():
-        m = metrics.summarize(result["labels"], probs)
+    for name, probs in result.probs.items():
+        m = metrics.summarize(result.labels, probs)
         rows.append({"prompt_set": name, "templates": len(sets[name]), "example": sets[name][0],
                      **{k: m[k] for k in ("top1", "top5", "mean_per_class_recall", "macro_f1")}})
     return pd.DataFrame(rows)
 
 
-def write_results(result: dict, model, params: Params, prepared: Prepared) -> dict[str, Any]:
+def write_results(result: ZeroShotResult, params: Params, prepared: Prepared) -> dict[str, Any]:
     """Write predictions/clip.parquet and metrics/clip.json for `params.clip_prompt_set`; return the metrics."""
-    probs = result["probs"][params.clip_prompt_set]
-    frame = metrics.predictions_frame(result["image_ids"], result["labels"], probs)
+    probs = result.probs[params.clip_prompt_set]
+    frame = metrics.predictions_frame(result.image_ids, result.labels, probs)
     name = models.artifact_name("clip")
     artifacts.write_predictions(frame, name, params, num_classes=len(prepared.classes))
     row = {
-        **metrics.summarize(result["labels"], probs),
-        "eval_images_per_s": result["images_per_s"],
-        "eval_compile_s": result.get("compile_s"),
-        "num_parameters": models.count_parameters(model)[0],
+        **metrics.summarize(result.labels, probs),
+        "eval_images_per_s": result.images_per_s,
+        "eval_compile_s": result.compile_s,
+        "num_parameters": result.num_parameters,
         "clip_model": params.clip_model,
         "prompt_set": params.clip_prompt_set,
         "templates": prompt_sets()[params.clip_prompt_set],

@@ -1,9 +1,12 @@
-"""Training checkpoints, all tensors as safetensors (nothing is unpickled).
+"""Training checkpoints: where they lie, what they hold, writing and reading them (safetensors, nothing unpickled).
 
-  last/  weights + optimizer state + trainer state (JSON): what a resumed run continues from
-  best/  `save_pretrained` weights + the processor config + provenance: what notebooks 06 and 07 load
-The trainer state (`new_state`) resumes only under the same settings (`fingerprint`).
-Each folder is written beside its target and swapped in whole (`artifacts.swap_in`).
+One folder per training run, `<cache_dir>/checkpoints/<artifact name>/` (`checkpoint_dir`), outside git:
+  last/  model.safetensors + optimizer.safetensors + optimizer_groups.json + state.json (the trainer state,
+         `new_state`'s keys): what a resumed run continues from; a finished run keeps only state.json
+  best/  `save_pretrained` weights + the processor config + provenance.json: the best epoch, what 06 and 07 load
+Notebooks 02/03 write them (`foodlib.train`); `foodlib.models.load_trained` reads them. A trainer state resumes
+only under the same settings (its `fingerprint`, which `foodlib.train` computes). Each folder is written beside
+its target and swapped in whole (`artifacts.swap_in`); `settled` finds it after a crash between the two renames.
 """
 from __future__ import annotations
 
@@ -15,10 +18,33 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from foodlib import artifacts, config
+from foodlib import artifacts, config, registry
 from foodlib.config import Params
 from foodlib.models.common import quiet_loading
-from foodlib.train.schedule import Plan
+
+
+def checkpoint_dir(model_name: str, params: Params, variant: str = "finetune") -> Path:
+    """Folder of one training run's checkpoints (`best/`, `last/`): outside git, under the cache."""
+    return params.cache_dir / "checkpoints" / registry.artifact_name(model_name, variant)
+
+
+def best_dir(model_name: str, params: Params, variant: str = "finetune") -> Path:
+    """The `best/` checkpoint of a training run (its `.old` copy after a crash between two renames)."""
+    return artifacts.settled(checkpoint_dir(model_name, params, variant) / "best")
+
+
+def last_dir(model_name: str, params: Params, variant: str = "finetune") -> Path:
+    """The `last/` checkpoint of a training run (its `.old` copy after a crash between two renames)."""
+    return artifacts.settled(checkpoint_dir(model_name, params, variant) / "last")
+
+
+def stopped_before_an_epoch(model_name: str, params: Params, variant: str = "finetune") -> bool:
+    """True when `max_steps` stopped the run before its first validation: no best epoch, only `last/`."""
+    state = last_dir(model_name, params, variant) / "state.json"
+    if not state.exists():
+        return False
+    saved = json.loads(state.read_text())
+    return saved.get("stop_reason") == "max_steps" and saved.get("best_epoch") is None
 
 
 def save_last(folder: Path, model, optimizer, state: dict, weights: bool = True) -> None:
@@ -74,17 +100,6 @@ def resume_state(ckpt: Path, fingerprint: dict) -> dict | None:
         print(f"checkpoints in {config.shown(ckpt)} were made with other settings: starting again")
     shutil.rmtree(ckpt, ignore_errors=True)
     return None
-
-
-def fingerprint(params: Params, model_name: str, plan: Plan, classes: list[str], data_root: Path
-                ) -> dict[str, Any]:
-    """What must match for a checkpoint to be resumed (max_steps is only a stop, so it is left out)."""
-    keys = ["model_source", "seed", "batch_size", "warmup_ratio", "label_smoothing",
-            "early_stopping_patience", "mixed_precision"]
-    return json.loads(json.dumps({
-        "model_name": model_name, **{k: getattr(params, k) for k in keys},
-        "plan": plan.__dict__, "classes": classes, "data": json.loads((data_root / "settings.json").read_text()),
-    }))
 
 
 def new_state(fingerprint: dict) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""The benchmark's pipeline section on a handful of images (not a timed test: the
-speed targets are checked by `python -m foodlib.bench`, not here)."""
+"""The benchmark's sections on a handful of images and small batches (not a timed test: the speed figures come
+from `python -m foodlib.bench` on a quiet machine, not from here)."""
 import json
 
 import numpy as np
@@ -11,26 +11,28 @@ from foodlib.bench.common import MEAN, STD
 from foodlib.data import loader as L
 
 
-def test_pipeline_section_reports_both_paths_and_a_ratio(tmp_path, capsys):
+def test_pipeline_section_reports_the_naive_and_fast_paths_with_ratios(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    rows = cli.run(["--sections", "pipeline", "--num-images", "6", "--workers", "0", "--repeats", "1",
-                      "--pipeline-batch", "4", "--device", "cpu", "--out", str(out)])
-    per_core = [r for r in rows if r.name.startswith("1 core")]
-    naive_rows = [r for r in per_core if "naive:" in r.name]
-    fast = [r for r in per_core if "fast eval" in r.name]
-    assert naive_rows and fast
-    assert naive_rows[0].ratio == 1.0 and all(r.value > 0 for r in per_core)
-    assert all(r.ratio is not None and r.ratio > 0 for r in fast)
-    assert any(r.name.startswith("profile") and "decode" in r.name for r in rows)
+    rows = cli.run(["--sections", "pipeline", "--num-images", "8", "--workers", "1", "--repeats", "1",
+                    "--pipeline-batch", "4", "--loader-images", "8", "--device", "cpu", "--out", str(out)])
+    for label in ("1 core", "1 workers"):
+        timed = [r for r in rows if r.name.startswith(label)]
+        assert [r.name.split(None, 2)[-1].split(":")[0] for r in timed] == ["naive", "fast eval", "eval", "fast train"]
+        assert timed[0].ratio == 1.0 and all(r.value > 0 and r.ratio == r.value / timed[0].value for r in timed)
+    assert rows[0].name.startswith("test images: 8 photo-like JPEGs")  # 2 per class in 4 classes, no planted file
+    assert [r.name.split(":")[0] for r in rows[1:3]] == ["one-off", "one-off"] and all(r.value > 0 for r in rows[1:3])
     table = capsys.readouterr().out
-    assert "naive: PIL + ViTImageProcessor" in table and "fast eval" in table and "vs naive" in table
+    assert "naive: PIL + ViTImageProcessor" in table and "vs naive" in table
     saved = json.loads(out.read_text())
     assert saved["machine"]["cores"] >= 1 and saved["machine"]["torch"] == torch.__version__
-    assert len(saved["rows"]) == len(rows)
+    assert [r["name"] for r in saved["rows"]] == [r.name for r in rows]
+    assert saved["sections"]["pipeline"]["seconds"] > 0
 
 
-def test_photo_like_jpegs_resemble_food101(tmp_path):
+def test_photo_archive_is_the_synthetic_photo_set_without_its_planted_files(tmp_path):
     paths = photos.make_photo_archive(tmp_path, 4, seed=1)
+    faults = json.loads((tmp_path / "food-101" / "meta" / "faults.json").read_text())
+    assert len(paths) == 4 and len(faults) == 6 and not {f"{p.parent.name}/{p.stem}" for p in paths} & set(faults)
     for p in paths:
         img = Image.open(p)
         assert img.mode == "RGB" and max(img.size) <= 512 and min(img.size) >= 256
@@ -82,7 +84,7 @@ def test_bytes_path_decodes_like_cached_images(tmp_path):
     from foodlib import config
     from foodlib.data.prepare import prepare_dataset
 
-    photos.make_photo_archive(tmp_path, 12, seed=2)  # 3 per class, 1 of them held out for validation
+    photos.make_photo_archive(tmp_path, 12, seed=2)  # 3 per class, + 3 usable planted files in classes 0-2
     params = config.resolve("full", data_source="archive", data_dir=str(tmp_path), device="cpu",
                             results_dir=str(tmp_path / "results"), cache_short_side=96, num_workers=0)
     prepared = prepare_dataset(params, progress=False)
@@ -96,7 +98,7 @@ def test_bytes_path_decodes_like_cached_images(tmp_path):
             image, label = reference[seen + j]
             assert torch.equal(batch[j], image) and int(labels[j]) == label
         seen += len(labels)
-    assert seen == len(reference) == 8
+    assert seen == len(reference) == 12 + 3 - 4  # 1 per class held out for validation
 
 
 def test_make_loader_collates_channels_last_batches(smoke_params, smoke_data):
@@ -108,8 +110,10 @@ def test_make_loader_collates_channels_last_batches(smoke_params, smoke_data):
     assert torch.equal(x[1], ds[1][0])
 
 
-def test_models_section_times_clips_image_tower():
-    rows = cli.run(["--sections", "models", "--models", "clip", "--device", "cpu", "--eval-batch-size", "2",
-                    "--iters", "1", "--warmup", "0"])
-    assert len(rows) == 1 and rows[0].name.startswith("CLIP ViT-B/32 image tower 224 eval")
-    assert rows[0].value > 0 and "87.8M params" in rows[0].note  # ViT-B/32's image tower
+def test_models_section_times_train_and_eval_and_clips_image_tower():
+    rows = cli.run(["--sections", "models", "--models", "vit,clip", "--device", "cpu", "--batch-size", "1",
+                    "--eval-batch-size", "2", "--iters", "1", "--warmup", "0"])
+    assert [r.name for r in rows] == ["ViT-B/16 224 train (cpu, batch 1)", "ViT-B/16 224 eval (cpu, batch 2)",
+                                      "CLIP ViT-B/32 image tower 224 eval (cpu, batch 2)"]
+    assert all(r.value > 0 for r in rows)
+    assert "85.9M params" in rows[0].note and "87.8M params" in rows[2].note  # ViT-B/16 with 101 classes; B/32's tower

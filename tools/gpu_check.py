@@ -5,7 +5,7 @@ with device=cuda, bf16 autocast, pinned memory and DataLoader workers, without
 papermill (so it needs only torch, torchvision, transformers and clip). Prints
 one line per model with accuracy, throughput and peak GPU memory. `-p` overrides
 a parameter as run_all.sh's does; a mistyped one is one line on stderr and exit 2.
-`-p device cpu` runs the same paths on a CPU (tools/gpu_probe.sh --cpu-dry-run);
+`-p device cpu -p mixed_precision no` runs the same paths on a CPU;
 `--out FILE.json` also writes the rows with the device and versions.
 """
 import argparse

@@ -1,4 +1,4 @@
-"""Rows, the table, machine info and timing helpers shared by the benchmark's sections."""
+"""Rows, the table, the machine and versions, and the timing helpers the benchmark's sections share."""
 from __future__ import annotations
 
 import os
@@ -11,10 +11,7 @@ from typing import Any, Callable, Iterable
 
 from foodlib import runtime
 
-SECTIONS = ("pipeline", "models", "smoke", "tests")
-DEFAULT_SECTIONS = "pipeline,models"
 MEAN = STD = (0.5, 0.5, 0.5)  # google/vit-base-patch16-224-in21k's processor values
-FOOD101_IMAGES = 101_000
 
 
 @dataclass
@@ -43,61 +40,35 @@ class LiveRows(list):
         return self
 
 
-# -- machine and versions ------------------------------------------------------------------
-
-def _cpu_name() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return cpu
-
-
-def _memory_gib() -> float | None:
-    try:
-        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def machine_info() -> dict[str, Any]:
+    """The CPU, cores, memory, GPU and the versions that set the figures."""
     import PIL
     import torch
     import torchvision
     import transformers
+    from PIL import features
 
-    info = {
-        "cpu": _cpu_name(),
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [ln.split(":", 1)[1].strip() for ln in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+             if ln.startswith("model name")]
+    return {
+        "cpu": names[0] if names else platform.processor() or platform.machine(),
         "cores": runtime.cpu_cores(),
-        "memory_gib": _memory_gib(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "transformers": transformers.__version__,
-        "pillow": PIL.__version__,
-        "platform": platform.platform(),
+        "python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+        "transformers": transformers.__version__, "pillow": PIL.__version__,
+        "libjpeg_turbo": features.version("libjpeg_turbo"), "platform": platform.platform(),
     }
-    try:
-        from PIL import features
-
-        info["pillow_jpeg"] = "libjpeg-turbo " + str(features.version("libjpeg_turbo"))
-    except Exception:  # noqa: BLE001 - informational only
-        pass
-    return info
 
 
-def _cpu_snapshot() -> tuple[float, float, float] | None:
+def cpu_snapshot() -> tuple[float, float, float] | None:
     """(wall, CPU seconds busy on the whole machine, CPU seconds of this process and its reaped children)."""
     try:
         ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     except (OSError, ValueError, IndexError):
         return None
-    hz = os.sysconf("SC_CLK_TCK")
-    busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / hz  # all but idle and iowait (guest is inside user)
+    busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
     t = os.times()
     return time.time(), busy, t.user + t.system + t.children_user + t.children_system
 
@@ -109,47 +80,21 @@ def other_load(before, after) -> float | None:
     return max(0.0, ((after[1] - before[1]) - (after[2] - before[2])) / (after[0] - before[0]))
 
 
-def _workers(requested: int) -> int:
-    return runtime.num_workers(requested)
-
-
-# -- timing helpers ------------------------------------------------------------------------
-
-def _sync(device: str) -> None:
+def sync(device: str) -> None:
+    """Wait for the GPU's queued work, so that a clock read after it counts it."""
     if device == "cuda":
         import torch
 
         torch.cuda.synchronize()
 
 
-def time_loader(loader, *, epochs: int, warmup_epochs: int, post: Callable | None = None,
-                device: str = "cpu") -> float:
-    """Images per second over `epochs` passes, after `warmup_epochs` untimed ones."""
-    for _ in range(warmup_epochs):
-        for x, _y in loader:
-            if post is not None:
-                post(x)
-    _sync(device)
+def time_loader(loader, *, epochs: int) -> float:
+    """Images per second over `epochs` passes of a DataLoader."""
     n, t0 = 0, time.perf_counter()
     for _ in range(epochs):
         for x, _y in loader:
-            if post is not None:
-                post(x)
             n += len(x)
-    _sync(device)
     return n / (time.perf_counter() - t0)
-
-
-def per_item_ms(fn: Callable, items: list, repeats: int) -> float:
-    """Median over `repeats` passes of the mean milliseconds per item of fn(item)."""
-    fn(items[0])
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for it in items:
-            fn(it)
-        runs.append((time.perf_counter() - t0) / len(items) * 1000)
-    return statistics.median(runs)
 
 
 def interleaved(measure: dict[str, Callable[[], float]], repeats: int,
@@ -165,26 +110,21 @@ def interleaved(measure: dict[str, Callable[[], float]], repeats: int,
     return {name: statistics.median(v) for name, v in got.items()}
 
 
-# -- the table -----------------------------------------------------------------------------
-
 def _fmt(v: float | None) -> str:
     if v is None:
         return "-"
-    if abs(v) >= 100:
-        return f"{v:,.0f}"
-    if abs(v) >= 10:
-        return f"{v:.1f}"
-    return f"{v:.2f}"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
 
 
 def format_table(rows: Iterable[Row]) -> str:
+    """The rows as an aligned text table."""
     header = ("section", "measurement", "value", "unit", "per core", "vs naive", "note")
     body = [(r.section, r.name, _fmt(r.value), r.unit, _fmt(r.per_core),
              "-" if r.ratio is None else f"{r.ratio:.2f}x", r.note) for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
-    right = {2, 4, 5}
 
     def line(cells):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(c.rjust(w) if i in (2, 4, 5) else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, body)])

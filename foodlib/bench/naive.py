@@ -15,17 +15,6 @@ def hf_processor(size: int = 224):
                              rescale_factor=1 / 255, do_normalize=True, image_mean=list(MEAN), image_std=list(STD))
 
 
-def hf_processor_pil(size: int = 224):
-    """The same values on the PIL/numpy backend (what ViTImageProcessor was in transformers 4.x), or None."""
-    try:
-        from transformers import ViTImageProcessorPil
-    except ImportError:
-        return None
-    return ViTImageProcessorPil(do_resize=True, size={"height": size, "width": size}, do_rescale=True,
-                                rescale_factor=1 / 255, do_normalize=True, image_mean=list(MEAN),
-                                image_std=list(STD))
-
-
 def naive_load(path: str | Path, processor) -> Any:
     """What the HF tutorial does per image: PIL open, convert to RGB, run the processor."""
     from PIL import Image
@@ -38,16 +27,14 @@ def naive_load(path: str | Path, processor) -> Any:
 class NaiveImages:
     """Dataset of the original JPEGs through `naive_load` (picklable for DataLoader workers)."""
 
-    def __init__(self, paths: list[Path], size: int = 224, backend: str = "torchvision"):
-        self.paths = [str(p) for p in paths]
-        self.size, self.backend = size, backend
-        self._processor = None
+    def __init__(self, paths: list[Path], size: int = 224):
+        self.paths, self.size = [str(p) for p in paths], size
+        self.processor = None  # built in the worker that first reads
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        if self._processor is None:
-            self._processor = hf_processor(self.size) if self.backend == "torchvision" else hf_processor_pil(self.size)
-        return naive_load(self.paths[i], self._processor), 0
-
+        if self.processor is None:
+            self.processor = hf_processor(self.size)
+        return naive_load(self.paths[i], self.processor), 0

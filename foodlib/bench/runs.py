@@ -1,5 +1,4 @@
-"""Sections `smoke` and `tests`: wall time of `./run_all.sh --profile smoke` and of the test suite,
-each as a subprocess."""
+"""Sections `smoke` and `tests`: wall time of `./run_all.sh --profile smoke` and of the test suite, as subprocesses."""
 from __future__ import annotations
 
 import os
@@ -8,41 +7,30 @@ import sys
 import time
 from pathlib import Path
 
+from foodlib import config
 from foodlib.bench.common import Row
 
+OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "MPLBACKEND": "Agg", "FOODLIB_PYTHON": sys.executable}
 
-def _timed(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> tuple[float, int]:
+
+def _timed(section: str, name: str, cmd: list[str], log: Path, target_s: int) -> list[Row]:
+    """One row: the seconds `cmd` took from the project root, its status and its output's last line."""
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        rc = subprocess.call(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    return time.perf_counter() - t0, rc
-
-
-def _tail(log: Path, n: int = 1) -> str:
-    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    return " | ".join(lines[-n:])
+        rc = subprocess.call(cmd, cwd=config.project_root(), env={**os.environ, **OFFLINE}, stdout=fh,
+                             stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - t0
+    last = ([ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()] or [""])[-1]
+    return [Row(section, name, seconds, "s", note=f"{'ok' if rc == 0 else f'FAILED rc={rc}'}; {last}",
+                extra={"rc": rc, "target_s": target_s})]
 
 
 def smoke_section(args, workdir: Path) -> list[Row]:
-    from foodlib import config
-
-    root = config.project_root()
-    notebooks = sorted(p.stem for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    env = {**os.environ, "FOODLIB_PYTHON": sys.executable}
-    log = workdir / "smoke.log"
-    seconds, rc = _timed(["./run_all.sh", "--profile", "smoke", "-p", "results_dir", str(workdir / "smoke")],
-                         env, root, log)
-    return [Row("smoke", "smoke rebuild: ./run_all.sh --profile smoke", seconds, "s",
-                note=f"{'ok' if rc == 0 else f'FAILED rc={rc}'}; notebooks: {', '.join(notebooks) or 'none'}",
-                extra={"rc": rc, "notebooks": notebooks, "target_s": 300})]
+    return _timed("smoke", "smoke rebuild: ./run_all.sh --profile smoke",
+                  ["./run_all.sh", "--profile", "smoke", "-p", "results_dir", str(workdir / "smoke")],
+                  workdir / "smoke.log", target_s=300)
 
 
 def tests_section(args, workdir: Path) -> list[Row]:
-    from foodlib import config
-
-    root = config.project_root()
-    log = workdir / "tests.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "MPLBACKEND": "Agg"}
-    seconds, rc = _timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], env, root, log)
-    return [Row("tests", "test suite: python -m pytest -q", seconds, "s",
-                note=f"{'ok' if rc == 0 else f'rc={rc}'}; {_tail(log)}", extra={"rc": rc, "target_s": 600})]
+    return _timed("tests", "test suite: python -m pytest -q", [sys.executable, "-m", "pytest", "-q", "-p",
+                  "no:cacheprovider"], workdir / "tests.log", target_s=600)

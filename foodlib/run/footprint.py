@@ -4,15 +4,15 @@ The runner wraps each notebook it executes in `measure`, prints `format_table`
 and writes `results/<profile>/timings.json` with `write_timings`; that is what a
 rehearsal run is for (to learn the real run's time, memory and disk before spending them).
 
-Host memory: papermill's kernel is a child of the runner (jupyter_client starts
-it with Popen) and is reaped when its notebook ends. getrusage(RUSAGE_CHILDREN)
+Host memory: the runner starts each notebook's kernel itself (`kernel_manager`) and
+hands it to papermill, so it knows the kernel's process. getrusage(RUSAGE_CHILDREN)
 would give the largest single child over the runner's whole life: neither per
 notebook nor summed over the kernel's DataLoader workers (and a child's own
 ru_maxrss starts from its parent's peak, carried across fork + exec). So a
-thread samples the memory summed over the runner's descendants every `interval`
-seconds (proportional set size, so pages forked workers share count once), and
-the kernel reports its own peak RSS (VmHWM) at exit (`runtime.report_peaks_at_exit`);
-the figure is the larger of the two. GPU: torch's
+thread samples the memory of the kernel's process tree (the kernel and everything
+it started) every `interval` seconds (proportional set size, so pages forked
+workers share count once), and the kernel reports its own peak RSS (VmHWM) at exit
+(`runtime.report_peaks_at_exit`); the figure is the larger of the two. GPU: torch's
 max_memory_allocated, reported by the kernel at exit; None without a GPU.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from foodlib import artifacts
 from foodlib.config import Params
@@ -58,65 +58,76 @@ def _resident(process) -> int:
         return process.memory_info().rss
 
 
-def tree_rss(pid: int, skip: frozenset[int] = frozenset()) -> int:
-    """Bytes resident in the descendants of process `pid`, summed (not counting `pid` itself), leaving out
-    the children in `skip` and everything under them.
+def tree_rss(pid: int) -> int:
+    """Bytes resident in process `pid` and all its descendants, summed (0 once it has ended).
 
     Proportional set size where the system reports it (Linux): a page that forked DataLoader workers
     share with the kernel counts once in the sum, not once per process. Plain RSS elsewhere."""
     import psutil
 
     try:
-        children = [c for c in psutil.Process(pid).children() if c.pid not in skip]
-        for child in list(children):
-            children += child.children(recursive=True)
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
     except psutil.Error:
         return 0
     total = 0
-    for child in children:
+    for process in processes:
         try:
-            total += _resident(child)
+            total += _resident(process)
         except psutil.Error:  # it ended between the listing and the read
             pass
     return total
 
 
-def _children(pid: int) -> frozenset[int]:
-    import psutil
-
-    try:
-        return frozenset(c.pid for c in psutil.Process(pid).children())
-    except psutil.Error:
-        return frozenset()
-
-
 class PeakSampler:
-    """Samples `tree_rss` of this process in a thread while the block runs; `.peak` is the largest sum seen.
-    Children this process had before the block started are left out: they are not the notebook's.
+    """Samples `tree_rss` of a process in a thread while the block runs; `.peak` is the largest sum seen.
 
-    0.5 s between samples: listing the process tree costs about 5 ms (measured, 85 processes), about 1% of a core.
+    `pid()` names the process: None until it exists (a kernel still starting). 0.5 s between samples:
+    listing a process tree costs about 5 ms (measured, 85 processes), about 1% of a core.
     """
 
-    def __init__(self, interval: float = 0.5):
-        self.interval, self.peak = interval, 0
+    def __init__(self, pid: Callable[[], int | None], interval: float = 0.5):
+        self.pid, self.interval, self.peak = pid, interval, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="foodlib-peak-rss", daemon=True)
 
     def _loop(self) -> None:
-        pid = os.getpid()
         while True:
-            self.peak = max(self.peak, tree_rss(pid, self._before))
+            pid = self.pid()
+            if pid:
+                self.peak = max(self.peak, tree_rss(pid))
             if self._stop.wait(self.interval):
                 return
 
     def __enter__(self) -> "PeakSampler":
-        self._before = _children(os.getpid())  # processes started before the block (and theirs) are not its own
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def kernel_manager(folder: str | Path):
+    """A kernel manager for one notebook: python3 over IPC sockets in `folder` (not TCP on localhost: no port
+    another user of the machine could reach, and no warning about an unencrypted one). Give it to papermill
+    (`km=`), which then starts the kernel but leaves shutting it down to its owner (`shutdown`)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    return AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(folder) / "kernel"))
+
+
+def kernel_pid(km) -> int | None:
+    """The process id of a kernel manager's kernel, None while it has not started."""
+    return getattr(getattr(km, "provisioner", None), "pid", None) if km.has_kernel else None
+
+
+def shutdown(km) -> None:
+    """Stop a kernel started through `kernel_manager` (papermill leaves a kernel it does not own running)."""
+    from jupyter_core.utils import run_sync
+
+    if km.has_kernel:
+        run_sync(km.shutdown_kernel)(now=True)
 
 
 def dir_bytes(path: str | Path) -> int:
@@ -130,15 +141,17 @@ def dir_bytes(path: str | Path) -> int:
 
 
 @contextlib.contextmanager
-def measure(fp: Footprint, cache_dir: Path, interval: float = 0.5) -> Iterator[Footprint]:
-    """Measure the block that executes `fp.notebook`; `fp` is filled in on the way out, even on failure."""
+def measure(fp: Footprint, cache_dir: Path, kernel: Callable[[], int | None], interval: float = 0.5
+            ) -> Iterator[Footprint]:
+    """Measure the block that executes `fp.notebook` in the kernel whose pid `kernel()` gives; `fp` is filled
+    in on the way out, even on failure."""
     before = dir_bytes(cache_dir)
     folder = tempfile.mkdtemp(prefix="foodlib-peaks-")
     peak_file = os.path.join(folder, "peaks.json")
     previous = os.environ.get(PEAK_FILE_ENV)
     os.environ[PEAK_FILE_ENV] = peak_file  # the kernel papermill starts inherits it
     t0 = time.perf_counter()
-    sampler = PeakSampler(interval)
+    sampler = PeakSampler(kernel, interval)
     try:
         with sampler:
             yield fp

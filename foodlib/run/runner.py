@@ -9,9 +9,11 @@ closing table of each notebook's time, peak memory and disk, also written to
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +103,13 @@ def run(notebooks: list[Path], parameters: dict[str, Any], params: config.Params
         fp = footprint.Footprint(nb.stem)
         records.append(fp)
         try:
-            with footprint.measure(fp, params.cache_dir):
-                _execute(nb, target, parameters)
+            with tempfile.TemporaryDirectory(prefix="foodlib-kernel-") as sockets:
+                km = footprint.kernel_manager(sockets)
+                try:
+                    with footprint.measure(fp, params.cache_dir, lambda: footprint.kernel_pid(km)):
+                        _execute(nb, target, parameters, km)
+                finally:
+                    footprint.shutdown(km)
             fp.status = "ok"
         except PapermillExecutionError as err:
             fp.status = "FAILED"
@@ -118,15 +125,34 @@ def run(notebooks: list[Path], parameters: dict[str, Any], params: config.Params
     return records
 
 
-def _execute(nb: Path, target: Path, parameters: dict[str, Any]) -> None:
+class _RunWideParameters(logging.Filter):
+    """Every -p reaches every notebook: a later notebook must see the run's data and model settings (02's
+    `synthetic_train_per_class`, 04's `clip_prompt_set` in 06) even where its parameters cell does not list
+    them, and `config.from_notebook` reads them. papermill warns of each name a cell does not list; these
+    names were checked against the profile table before any notebook ran, so that warning is left out here."""
+
+    def __init__(self, names):
+        super().__init__()
+        self.expected = {f"Passed unknown parameter: {name}" for name in names}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.expected
+
+
+def _execute(nb: Path, target: Path, parameters: dict[str, Any], km) -> None:
     import papermill as pm
 
-    # papermill stores the paths it is given in the executed copy's metadata: relative ones (run_all.sh
-    # runs from the checkout) keep this machine's location out of the document.
-    pm.execute_notebook(
-        _from_cwd(nb), _from_cwd(target), parameters=parameters, kernel_name="python3",
-        cwd=str(config.project_root()), progress_bar=False, log_output=True,
-    )
+    quiet = _RunWideParameters(parameters)
+    logging.getLogger("papermill").addFilter(quiet)
+    try:
+        # papermill stores the paths it is given in the executed copy's metadata: relative ones (run_all.sh
+        # runs from the checkout) keep this machine's location out of the document.
+        pm.execute_notebook(
+            _from_cwd(nb), _from_cwd(target), parameters=parameters, kernel_name="python3", km=km,
+            cwd=str(config.project_root()), progress_bar=False, log_output=True,
+        )
+    finally:
+        logging.getLogger("papermill").removeFilter(quiet)
 
 
 def _from_cwd(path: Path) -> str:

@@ -48,36 +48,28 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=_waits_for)
 
 
-def _start_smoke(tmp_path_factory):
-    results = tmp_path_factory.mktemp("smoke_results")
-    run = Run(["--profile", "smoke", "-p", "results_dir", str(results)], results.parent / "smoke.log", timeout_s=1800)
-    return config.resolve("smoke", results_dir=str(results)), run
-
-
-def _start_rehearsal(tmp_path_factory):
-    results = tmp_path_factory.mktemp("rehearsal") / "results"
-    params = config.resolve("rehearsal", **REHEARSAL, results_dir=str(results))
-    _real_models(tmp_path_factory)(params)  # built once, before the run: it and test_archs load them
-    return params, Run(rehearsal_args(params), results.parent / "rehearsal.log", timeout_s=2400)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def background(request, tmp_path_factory):
-    """Start the background runs the selected tests need, at the first test; stop them at the end."""
+    """The long runs the selected tests read, started at the first test (so the rest of the suite overlaps
+    them) and stopped at the end: {"smoke": (params, Run), "rehearsal": (params, Run)}, each only if needed."""
     needed = {_waits_for(item) for item in request.session.items}
     runs = {}
     if 1 in needed:  # the shorter one first
-        runs["smoke"] = _start_smoke(tmp_path_factory)
+        results = tmp_path_factory.mktemp("smoke_results")
+        runs["smoke"] = (config.resolve("smoke", results_dir=str(results)),
+                         Run(["--profile", "smoke", "-p", "results_dir", str(results)], results.parent / "smoke.log",
+                             timeout_s=1800))
     if 2 in needed:
-        runs["rehearsal"] = _start_rehearsal(tmp_path_factory)
+        results = tmp_path_factory.mktemp("rehearsal") / "results"
+        params = request.getfixturevalue("real_models")(config.resolve("rehearsal", **REHEARSAL,
+                                                                       results_dir=str(results)))
+        runs["rehearsal"] = (params, Run(rehearsal_args(params), results.parent / "rehearsal.log", timeout_s=2400))
     yield runs
     for _, run in runs.values():
         run.stop()
 
 
-def _waited(background, name: str, tmp_path_factory) -> tuple[config.Params, tuple[int | str, str], list[str]]:
-    if name not in background:  # asked for by a test that did not name it (request.getfixturevalue)
-        background[name] = {"smoke": _start_smoke, "rehearsal": _start_rehearsal}[name](tmp_path_factory)
+def _waited(background, name: str) -> tuple[config.Params, tuple[int | str, str], list[str]]:
     params, run = background[name]
     return params, run.wait(), run.args
 
@@ -89,21 +81,21 @@ def smoke_params(tmp_path: Path) -> config.Params:
 
 
 @pytest.fixture(scope="session")
-def smoke_run(background, tmp_path_factory):
+def smoke_run(background):
     """The whole notebook series run once on the smoke profile through ./run_all.sh, in the background.
 
     Returns (params, error): error is the end of the run's output if a notebook failed, or None. Tests of
     each notebook read its artifacts.
     """
-    params, (rc, output), args = _waited(background, "smoke", tmp_path_factory)
+    params, (rc, output), args = _waited(background, "smoke")
     return params, None if rc == 0 else f"./run_all.sh {' '.join(args)}: exit {rc}\n{output}"
 
 
 @pytest.fixture(scope="session")
-def rehearsal(background, tmp_path_factory):
+def rehearsal(background):
     """The rehearsal scaled down (tests/background.py's REHEARSAL), run once through ./run_all.sh:
     (params, output)."""
-    params, (rc, output), args = _waited(background, "rehearsal", tmp_path_factory)
+    params, (rc, output), args = _waited(background, "rehearsal")
     assert rc == 0, f"./run_all.sh {' '.join(args)}: exit {rc}\n{output}"
     return params, output
 
@@ -133,28 +125,18 @@ def smoke_data(tmp_path_factory):
     return copy
 
 
-_BUILT = {}
-
-
-def _real_models(tmp_path_factory):
-    if not _BUILT:
-        built = config.resolve("rehearsal", results_dir=str(tmp_path_factory.mktemp("real_models") / "results"))
-        for name in models.available():
-            models.source(name, built)  # builds ViT-B/16, Swin V2-T and CLIP ViT-B/32 under cache/models/random
-        _BUILT["params"] = built
+@pytest.fixture(scope="session")
+def real_models(tmp_path_factory):
+    """real_models(params) -> params: the real-size architectures with random weights (seed 0), built and
+    saved once per session, copied to where `params` (model_source="random") loads them from."""
+    built = config.resolve("rehearsal", results_dir=str(tmp_path_factory.mktemp("real_models") / "results"))
+    for name in models.available():
+        models.source(name, built)  # builds ViT-B/16, Swin V2-T and CLIP ViT-B/32 under cache/models/random
 
     def copy(params: config.Params) -> config.Params:
-        built = _BUILT["params"]
         assert (params.model_source, params.seed, params.clip_model) == ("random", built.seed, built.clip_model)
         shutil.copytree(built.cache_dir / "models" / "random", params.cache_dir / "models" / "random",
                         dirs_exist_ok=True)
         return params
 
     return copy
-
-
-@pytest.fixture(scope="session")
-def real_models(tmp_path_factory):
-    """real_models(params) -> params: the real-size architectures with random weights (seed 0), built and
-    saved once per session, copied to where `params` (model_source="random") loads them from."""
-    return _real_models(tmp_path_factory)

@@ -181,7 +181,7 @@ def test_members_are_ranked_by_the_right_models_confidence_and_shown_in_the_cont
     assert (smoke_params.subdir("tables") / "disagreements.md").exists()
 
 
-def test_load_disagreements_without_notebook_05_names_it(smoke_params):
+def test_reading_the_disagreements_without_notebook_05_names_it(smoke_params):
     with pytest.raises(artifacts.MissingArtifactError, match="05_comparison"):
         artifacts.read_disagreements(smoke_params)
 

@@ -1,12 +1,14 @@
 """The attention explorer driven as a click would drive it: set a widget's value, read what is drawn.
 
 Uses the smoke series run once per session (`smoke_ok`): 02-04's prediction files, 05's disagreement sets
-and 06's deletion table under its run_dir.
+and 06's deletion table under its run_dir; and a made-up catalogue of Food-101's size (tests/fake_catalogue.py).
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 
+import ipywidgets.embed
 import nbformat
 import numpy as np
 import pandas as pd
@@ -14,7 +16,10 @@ import pytest
 from matplotlib.colors import to_rgba
 
 from foodlib import artifacts, attention, config
+from foodlib.attention import catalogue
 from foodlib.data.prepare import load_prepared
+
+from fake_catalogue import fabricate
 
 MODELS = ("vit", "swin", "clip")
 
@@ -115,7 +120,7 @@ def test_a_second_visit_to_a_view_recomputes_nothing(view, monkeypatch, loaded):
 
 def test_an_empty_selection_shows_a_message_and_the_next_one_draws_again(smoke_ok, loaded):
     prepared, exs = loaded
-    cat = attention.browse.load_catalogue(smoke_ok, list(exs), prepared)
+    cat = catalogue.load_catalogue(smoke_ok, list(exs), prepared)
     emptied = dataclasses.replace(cat, members=cat.members[cat.members["set"] != "clip_only"],
                                   set_sizes={**cat.set_sizes, "clip_only": 0})
     view = attention.Explorer(emptied, exs, attention.explore.default_methods(smoke_ok, exs), browse="set:clip_only")
@@ -165,3 +170,88 @@ def test_any_notebook_can_open_it_with_the_params_alone(smoke_ok):
     assert set(view.explainers) == set(MODELS) and all(ex.device.type == "cpu" for ex in view.explainers.values())
     assert view.browse.value == "set:clip_right_vit_wrong"  # the first gallery set of 06 with members
     assert len(_overlays(view.figure)) == 3 and view.picture.value[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- at Food-101's size: 25,250 test images, 101 classes -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def food101(tmp_path_factory):
+    return fabricate(tmp_path_factory.mktemp("catalogue"))
+
+
+@pytest.fixture
+def big(food101):
+    """The explorer over the made-up catalogue, without models (explainers={}: no maps, the image and its title)."""
+    return attention.Explorer(food101, {}, {}, seed=0)
+
+
+def _state_bytes(view) -> int:
+    """What the widgets would leave in a notebook's metadata (ipywidgets' own embedding of their state)."""
+    return len(json.dumps(ipywidgets.embed.dependency_state(view.widget, drop_defaults=True)))
+
+
+def test_at_food101s_size_no_list_is_long_and_a_class_pages_through_its_images(big, food101):
+    assert big.browse.value == "set:clip_right_vit_wrong"  # the first gallery set with members
+    assert len(big.browse.options) == 1 + 3 + 101  # all, the three sets, the classes: not the images
+    assert big.page.max == -(-food101.set_sizes["clip_right_vit_wrong"] // catalogue.PAGE_SIZE)
+    big.browse.value = "class:57"
+    in_class = food101.test.index[food101.test["label"] == 57].tolist()
+    assert [v for _, v in big.image.options] == in_class[:catalogue.PAGE_SIZE] and big.image.value == in_class[0]
+    assert (big.page.value, big.page.max, big.pages.value) == (1, 3, "of 3")
+    name = food101.classes[57]
+    assert big.header.value == f"<b>{in_class[0]} · true class {name} · image 1 of 250 in class {name} (page 1 of 3)</b>"
+    assert big.figure.get_suptitle() == f"{in_class[0]}: true class {name}"
+    big.page.value = 3
+    assert [v for _, v in big.image.options] == in_class[200:] and big.image.value == in_class[200]
+    assert "image 201 of 250" in big.header.value
+    big.browse.value = "all"
+    assert big.page.max == 253 and len(big.image.options) == catalogue.PAGE_SIZE
+
+
+def test_an_id_typed_in_goes_to_that_image_in_its_class_and_an_unknown_one_is_named(big, food101):
+    big.browse.value = "class:3"
+    target = food101.test.index[food101.test["label"] == 90][170]  # another class, its page 2
+    big.search.value = f"  {target} "
+    assert big.browse.value == "class:90" and big.image.value == target and big.page.value == 2
+    assert target in [v for _, v in big.image.options] and len(big.image.options) == catalogue.PAGE_SIZE
+    assert big.header.value.startswith(f"<b>{target} · true class {food101.classes[90]} · image 171 of 250")
+    assert big.figure.get_suptitle() == f"{target}: true class {food101.classes[90]}"
+    big.search.value = "no_such/1"
+    assert big.header.value == "<b>No test image has the id 'no_such/1'.</b>"
+    assert big.image.value == target  # nothing else moved
+    big.browse.value = "all"
+    big.search.value = target  # in the selection shown: it stays, on the right page
+    assert big.browse.value == "all" and big.page.value == 90 * 250 // catalogue.PAGE_SIZE + 2
+
+
+def test_a_random_image_is_drawn_from_the_selection_and_shown_on_its_page(big, food101):
+    big.browse.value = "set:swin_only"
+    members = food101.members[food101.members["set"] == "swin_only"].sort_values("rank")["image_id"].tolist()
+    seen = set()
+    for _ in range(5):
+        big.random.click()
+        image_id = big.image.value
+        assert image_id in members and image_id in [v for _, v in big.image.options]
+        assert big.page.value == members.index(image_id) // catalogue.PAGE_SIZE + 1
+        assert f"image {members.index(image_id) + 1:,} of {len(members):,} in set swin_only" in big.header.value
+        seen.add(image_id)
+    assert len(seen) > 1
+    first, second = (attention.Explorer(food101, {}, {}, browse="set:swin_only", seed=0) for _ in range(2))
+    first.random.click()
+    second.random.click()
+    assert first.image.value == second.image.value  # the same seed, the same draws
+
+
+def test_an_empty_set_says_so_at_food101s_size(big):
+    big.browse.value = "set:vit_only"
+    assert big.image.options == () and big.image.value is None and big.page.max == 1
+    assert big.header.value == "<b>No test image where vit is right and swin and clip are wrong: pick another set.</b>"
+
+
+def test_the_saved_widget_state_stays_small_at_food101s_size(big, food101, tmp_path):
+    big.browse.value = "all"
+    assert len(big.picture.value) > 1000  # a live view carries its picture
+    big.save_static(config.resolve("smoke", results_dir=str(tmp_path)))  # as notebook 06 does under papermill
+    assert big.picture.value == b""  # the saved document shows the static figure instead
+    assert (tmp_path / "smoke" / "figures" / "attention_explorer.png").exists()
+    assert _state_bytes(big) <= 50_000

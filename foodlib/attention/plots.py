@@ -170,6 +170,7 @@ def explorer_view(image: np.ndarray, panels: list[dict], bars: list[dict], title
                     va="center", fontsize=8, color=TRUE_COLOUR)
     for ax, bar in zip(axes[1, 1:], bars):
         top5_bars(ax, bar["names"], bar["probs"], bar["true_at"], bar["title"])
-    map_colorbar(fig, axes[0, 1:])
+    if panels:  # an explorer without models (explainers={}) draws the image alone
+        map_colorbar(fig, axes[0, 1:])
     fig.suptitle(title, fontsize=10)
     return fig

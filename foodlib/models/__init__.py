@@ -98,7 +98,7 @@ def load_pretrained(model_name: str, params: Params, device: str = "cpu", attn_i
     """(model, Preprocess): the pretrained backbone as published (no new head), the 'before fine-tuning' model."""
     if not spec(model_name).trainable:
         raise ValueError(f"{model_name!r} is not fine-tuned: load it with models.load")
-    return hf.load_base(model_name, params, device, attn_implementation)
+    return hf.load_pretrained(model_name, params, device, attn_implementation)
 
 
 def count_parameters(model) -> tuple[int, int]:

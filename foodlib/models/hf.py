@@ -122,7 +122,7 @@ def load_checkpoint(folder: str | Path, classes: Sequence[str], device: str = "c
     return _to_device(model, device, attn_implementation).eval(), preprocess_from(str(folder), model.config)
 
 
-def load_base(name: str, params: Params, device: str = "cpu", attn_implementation: str | None = None):
+def load_pretrained(name: str, params: Params, device: str = "cpu", attn_implementation: str | None = None):
     """The pretrained backbone as published (no new head), the 'before fine-tuning' model, and its Preprocess."""
     from transformers import AutoModel
 

@@ -183,44 +183,6 @@ def limit_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def progress(total: int, initial: int = 0, desc: str = "", enabled: bool = True):
-    """One progress bar: a widget where a person watches (JupyterLab, Colab), plain text elsewhere.
-
-    Under papermill or in a script the bar is tqdm's text bar on stdout, redrawn
-    in place (a carriage return) at most every 10 s, so an executed notebook or a
-    log keeps one line per bar rather than a trail; `bar.write` puts lines above it.
-    """
-    import sys
-
-    if enabled and interactive_frontend():
-        from tqdm.auto import tqdm
-        return tqdm(total=total, initial=initial, desc=desc)
-    from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, file=sys.stdout, mininterval=10,
-                ascii=True, dynamic_ncols=False, ncols=100)
-
-
-def interactive_frontend() -> bool:
-    """True in a kernel that a person watches live: JupyterLab / Notebook (the kernel's parent is a Jupyter
-    server) or Colab. False under papermill, nbclient, pytest or a plain interpreter."""
-    import sys
-
-    if "google.colab" in sys.modules:
-        return True
-    try:
-        from IPython import get_ipython
-        import ipywidgets  # noqa: F401  (widgets need it; without it tqdm.auto warns "IProgress not found")
-    except ImportError:
-        return False
-    if get_ipython() is None or getattr(get_ipython(), "kernel", None) is None:
-        return False
-    try:
-        parent = open(f"/proc/{os.getppid()}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return False
-    return "jupyter" in parent and "papermill" not in parent and "nbclient" not in parent
-
-
 def cpu_cores() -> int:
     """CPU cores this process may run on (its affinity mask, as taskset or a container sets it; else all)."""
     try:

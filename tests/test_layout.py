@@ -16,7 +16,8 @@ ROOT = config.project_root()
 STAGES = {"01": "data", "02": "train", "03": "train", "04": "zeroshot", "05": "compare", "06": "attention",
           "07": "posembed"}
 PACKAGES = {*STAGES.values(), "models", "run", "bench"}
-GROUND_FLOOR = {"artifacts", "compiling", "config", "figures", "metrics", "registry", "runtime", "stats"}
+GROUND_FLOOR = {"artifacts", "compiling", "config", "figures", "frontend", "metrics", "registry", "runtime",
+                "stats"}
 # What each package may import of foodlib besides itself and the ground floor: a stage package (one per notebook
 # stage but data) reads no other stage, only `data` and `models`; `models` reads `data`, never the reverse;
 # the ground floor reads no package. `run` and `bench` drive the series and may read anything.
@@ -148,9 +149,9 @@ def test_one_package_per_stage_over_a_small_ground_floor():
         assert (top / package / "plots.py").exists(), f"foodlib/{package} has no plots.py"
 
 
-def test_the_readme_says_where_things_are():
-    text = (ROOT / "README.md").read_text()
-    table = text.split("## Where things are", 1)[1].split("\n## ", 1)[0]
+def test_the_layout_page_says_where_things_are():
+    text = (ROOT / "docs" / "layout.md").read_text()
+    table = text.split("# Where things are", 1)[1].split("\n## ", 1)[0]
     for number, package in STAGES.items():
         assert re.search(rf"`{number}_\w+`.*\| `foodlib/{package}/`", table), (number, package)
     for name in GROUND_FLOOR:

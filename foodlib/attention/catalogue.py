@@ -20,7 +20,7 @@ from foodlib import artifacts
 from foodlib.config import Params
 from foodlib.data.prepare import Prepared, load_prepared
 
-PAGE_SIZE = 100  # images per page of the image list: a dropdown a person can scroll (25,250 would not be)
+PAGE_SIZE = 50  # images per page of the image list: a dropdown a person can scroll (25,250 would not be)
 # The disagreement sets of notebook 05 that 06 draws a gallery of: zero-shot CLIP against the first
 # fine-tuned model both ways, and the images only Swin V2 gets right.
 GALLERY_SETS = ("clip_right_vit_wrong", "vit_right_clip_wrong", "swin_only")

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_description import DescriptionStyle  # not exported by ipywidgets 8
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 
-from foodlib import figures, runtime
+from foodlib import figures, frontend, runtime
 from foodlib.attention import catalogue as cat
 from foodlib.attention import plots
 from foodlib.attention.analysis import best_methods
@@ -128,38 +129,42 @@ class Explorer:
         self.first = self.figure
 
     def _build(self, key: str, methods: dict[str, str], opacity: float) -> None:
-        wide = {"style": {"description_width": "initial"}, "layout": widgets.Layout(width="560px")}
         c = self.catalogue
-        self.browse = widgets.Dropdown(options=c.browse_options(), value=key, description="browse", **wide)
-        self.page = widgets.BoundedIntText(1, min=1, max=cat.pages(self.ids), description="page",
-                                           layout=widgets.Layout(width="140px"))
-        self.pages = widgets.HTML()
-        self.image = widgets.Dropdown(options=self._image_options(), description="image", **wide)
+        # Layouts and description styles shared by the widgets: each widget would otherwise bring its own, and an
+        # executed notebook stores every widget's whole state (the executed 06 is read, not only run).
+        plain, wide, narrow = widgets.Layout(), widgets.Layout(width="560px"), widgets.Layout(width="150px")
+        label = DescriptionStyle(description_width="initial")
+        self.browse = widgets.Dropdown(options=c.browse_options(), value=key, description="browse", style=label,
+                                       layout=wide)
+        self.image = widgets.Dropdown(options=self._image_options(1), description="image", style=label, layout=wide)
+        self.page = widgets.BoundedIntText(1, min=1, max=cat.pages(self.ids), description="page", style=label,
+                                           layout=narrow)
         self.search = widgets.Text(placeholder="an image id, e.g. " + (c.test.index[0] if len(c.test) else ""),
-                                   description="find id", continuous_update=False, **wide)
-        self.random = widgets.Button(description="random image", tooltip="a random image of this selection")
-        self.header = widgets.HTML()
+                                   description="find id", continuous_update=False, layout=wide,
+                                   style={"description_width": "initial"})  # a TextStyle in ipywidgets 8
+        self.random = widgets.Button(description="random image", tooltip="a random image of this selection",
+                                     layout=narrow)
+        self.header, self.picture = widgets.HTML(layout=plain), widgets.Image(format="png", layout=plain)
         self.methods = {name: widgets.Dropdown(options=[(METHOD_TEXT[m], m) for m in ex.view_methods],
-                                               value=ex.check_method(methods[name]), description=name)
-                        for name, ex in self.explainers.items()}
+                                               value=ex.check_method(methods[name]), description=name, style=label,
+                                               layout=plain) for name, ex in self.explainers.items()}
         self.heads = {name: widgets.IntSlider(0, min=0, max=ex.num_heads - 1, description=f"{name} head",
-                                              disabled=methods[name] != "head")
+                                              disabled=methods[name] != "head", layout=plain)
                       for name, ex in self.explainers.items() if "head" in ex.view_methods}
-        self.opacity = widgets.FloatSlider(opacity, min=0.0, max=1.0, step=0.05, description="opacity")
-        self.picture = widgets.Image(format="png")
+        self.opacity = widgets.FloatSlider(opacity, min=0.0, max=1.0, step=0.05, description="opacity", layout=plain)
         self.browse.observe(self._on_browse, "value")
         self.page.observe(self._on_page, "value")
         self.search.observe(self._on_search, "value")
         self.random.on_click(self._on_random)
         for w in (self.image, *self.methods.values(), *self.heads.values(), self.opacity):
             w.observe(self._on_change, "value")
-        per_model = [widgets.VBox([w, *([self.heads[n]] if n in self.heads else [])]) for n, w in self.methods.items()]
-        self.widget = widgets.VBox([self.browse, widgets.HBox([self.page, self.pages]), self.image,
-                                    widgets.HBox([self.search, self.random]), widgets.HBox(per_model), self.opacity,
-                                    self.header, self.picture])
+        per_model = [widgets.VBox([w, *([self.heads[n]] if n in self.heads else [])], layout=plain)
+                     for n, w in self.methods.items()]
+        rows = [widgets.HBox(r, layout=plain) for r in ([self.image, self.page], [self.search, self.random], per_model)]
+        self.widget = widgets.VBox([self.browse, *rows, self.opacity, self.header, self.picture], layout=plain)
 
-    def _image_options(self) -> list[tuple[str, str]]:
-        return [(self.catalogue.image_text(i), i) for i in cat.page_ids(self.ids, self.page.value)]
+    def _image_options(self, page: int) -> list[tuple[str, str]]:
+        return [(self.catalogue.image_text(i), i) for i in cat.page_ids(self.ids, page)]
 
     @contextlib.contextmanager
     def _held(self) -> Iterator[None]:
@@ -178,7 +183,7 @@ class Explorer:
             self.ids = self.catalogue.select(key)
             self.page.max = cat.pages(self.ids)
             self.page.value = cat.page_of(self.ids, image_id) if image_id else 1
-            options = self._image_options()
+            options = self._image_options(self.page.value)
             self.image.options = options
             self.image.value = image_id or (options[0][1] if options else None)  # None: an empty selection
         self.draw()
@@ -221,7 +226,6 @@ class Explorer:
 
     def draw(self) -> None:
         """Draw the current view into the picture (the figure is kept in `figure`, closed to pyplot)."""
-        self.pages.value = f"of {self.page.max}"
         self.header.value = f"<b>{self.title()}</b>"
         if self.image.value is None:
             fig = plots.text_panel(self.catalogue.empty_text(self.browse.value), "attention explorer")
@@ -236,7 +240,7 @@ class Explorer:
         """Save the first view as figures/attention_explorer.png. Where no one watches the widgets live
         (papermill, nbconvert) it is shown as a figure, so the executed copy and REPORT.md carry it, and the
         widget's own copy of the picture is dropped: the document would otherwise hold it twice."""
-        live = runtime.interactive_frontend()
+        live = frontend.interactive()
         figures.save_figure(self.first, STATIC_NAME, params, show=not live)
         if not live:
             self.picture.value = b""

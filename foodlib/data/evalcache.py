@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from foodlib import config, runtime
+from foodlib import config, frontend
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
 from foodlib.data.preprocess import Preprocess
@@ -108,7 +108,7 @@ def _build(images: loader.SourceImages, path: Path, side: int, num_workers: int,
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(images), side, side, 3))
     batches = loader.make_loader(images, batch_size=BUILD_BATCH, shuffle=False, num_workers=num_workers,
                                  device="cpu")
-    bar = runtime.progress(total=len(batches), desc=f"caching {split} eval inputs", enabled=progress)
+    bar = frontend.progress(total=len(batches), desc=f"caching {split} eval inputs", enabled=progress)
     start = 0
     try:
         for x, _ in batches:

@@ -26,7 +26,7 @@ def photo_like(rng: np.random.Generator, max_side: int = 512,
     At JPEG quality 85 files come out at about 40-80 KB (Food-101 averages about 50 KB).
 
     `overlay(img)`, when given, draws on the blurred picture before the texture and noise
-    are added; without it the random draws are those of `foodlib.bench.photo_like`.
+    are added (`render` draws a class's object so); without it, a picture with nothing on it.
     """
     long = max_side if rng.random() < 0.85 else int(rng.integers(max_side * 3 // 5, max_side))
     short = int(long * rng.uniform(0.6, 1.0))

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from foodlib import artifacts, runtime
+from foodlib import artifacts, frontend, runtime
 from foodlib.config import Params
 from foodlib.data.sources import FoodImages, load_source
 
@@ -221,7 +221,7 @@ def _save_part(root: Path, i: int, df: pd.DataFrame) -> None:
 
 
 def _progress(total: int, initial: int, enabled: bool):
-    return runtime.progress(total=total, initial=initial, desc="prepare (chunks)", enabled=enabled)
+    return frontend.progress(total=total, initial=initial, desc="prepare (chunks)", enabled=enabled)
 
 
 def load_prepared(params: Params) -> Prepared:

@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from foodlib import runtime
+from foodlib import frontend, runtime
 from foodlib.data import photos, shapes
 
 # Food-101's 101 classes in the order of its meta/classes.txt: alphabetical ignoring "_"
@@ -175,7 +175,7 @@ def _make_photos(base: Path, plan: list, image_size: int, seed: int, num_workers
 
 
 def _progress(total: int, initial: int):
-    return runtime.progress(total=total, initial=initial, desc="synthetic photos (chunks)",
+    return frontend.progress(total=total, initial=initial, desc="synthetic photos (chunks)",
                             enabled=total - initial >= 2)
 
 

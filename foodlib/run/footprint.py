@@ -123,11 +123,12 @@ def kernel_pid(km) -> int | None:
 
 
 def shutdown(km) -> None:
-    """Stop a kernel started through `kernel_manager` (papermill leaves a kernel it does not own running)."""
+    """Stop a kernel started through `kernel_manager` (papermill leaves a kernel it does not own running): asked
+    to shut down, as papermill does its own, so that it exits as usual and writes its peaks."""
     from jupyter_core.utils import run_sync
 
     if km.has_kernel:
-        run_sync(km.shutdown_kernel)(now=True)
+        run_sync(km.shutdown_kernel)(now=False)
 
 
 def dir_bytes(path: str | Path) -> int:

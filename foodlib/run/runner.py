@@ -105,11 +105,11 @@ def run(notebooks: list[Path], parameters: dict[str, Any], params: config.Params
         try:
             with tempfile.TemporaryDirectory(prefix="foodlib-kernel-") as sockets:
                 km = footprint.kernel_manager(sockets)
-                try:
-                    with footprint.measure(fp, params.cache_dir, lambda: footprint.kernel_pid(km)):
+                with footprint.measure(fp, params.cache_dir, lambda: footprint.kernel_pid(km)):
+                    try:
                         _execute(nb, target, parameters, km)
-                finally:
-                    footprint.shutdown(km)
+                    finally:  # inside the measurement: the kernel writes its peaks as it exits
+                        footprint.shutdown(km)
             fp.status = "ok"
         except PapermillExecutionError as err:
             fp.status = "FAILED"

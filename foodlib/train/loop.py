@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from foodlib import compiling, metrics, models, runtime
+from foodlib import compiling, frontend, metrics, models, runtime
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
 from foodlib.models import checkpoints
@@ -84,7 +84,7 @@ class Trainer:
             torch.cuda.reset_peak_memory_stats()
         self._clock = self._last_save = time.perf_counter()
         # One bar for the whole run (a widget in JupyterLab, plain text under papermill); epoch lines go above it.
-        self.bar = runtime.progress(total=plan.epochs * plan.steps_per_epoch, initial=s["global_step"],
+        self.bar = frontend.progress(total=plan.epochs * plan.steps_per_epoch, initial=s["global_step"],
                                     desc=self.name, enabled=progress)
         try:
             while s["epoch"] < plan.epochs and not s["finished"]:

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from foodlib import artifacts, compiling, figures, metrics, runtime
+from foodlib import artifacts, compiling, figures, frontend, metrics, runtime
 from foodlib.config import Params
 from foodlib.data import evalcache, loader
 from foodlib.data.prepare import Prepared
@@ -40,7 +40,7 @@ def predict(model, dataset, *, batch_size: int, num_workers: int, device: str, a
                                  device=device)
     pad = isinstance(model, compiling.Compiled)
     out = []
-    bar = runtime.progress(total=len(batches), desc=desc, enabled=progress)
+    bar = frontend.progress(total=len(batches), desc=desc, enabled=progress)
     for x, _ in batches:
         x = loader.to_device(x, device, normalize)
         x, n = compiling.pad_batch(x, batch_size) if pad else (x, len(x))

@@ -24,7 +24,8 @@ float64 optimum, 1e-6 after 29 iterations 2e-6 above it, so the probe is the obj
 than where the solver happened to stop, and a warm start (`init`) hardly changes it. (The paper's
 scikit-learn, before 1.4 rescaled the objective in its PR #26721, applied tol = 1e-4 to the sum form,
 whose gradient is C N times this one: stricter than 1e-6 here where C N > 100, looser below.) Every
-step is a fixed sequence of tensor operations: the same inputs give the same fit.
+step is a fixed sequence of tensor operations: the same inputs give the same fit (tested on the CPU; on a
+GPU as far as its matrix products are deterministic).
 """
 from __future__ import annotations
 

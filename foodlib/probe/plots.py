@@ -40,7 +40,7 @@ def fewshot_figure(summary: pd.DataFrame, title: str = "Few-shot linear probes",
     if num_classes:
         ax.axhline(100 / num_classes, color="grey", ls=":", lw=1, label=f"chance ({100 / num_classes:.1f}%)")
     ax.set_xticks(x, labels)
-    ax.set(xlabel="labelled training images per class", ylabel="test top-1 (%)", title=title)
-    ax.legend(fontsize=7, loc="lower right", frameon=False)
+    ax.set(xlabel="labelled training images per class", ylabel="test top-1 (%)", title=title, ylim=(0, 100))
+    ax.legend(fontsize=7, loc="center right", frameon=False)
     fig.tight_layout()
     return fig

@@ -1,0 +1,19 @@
+"""Linear probes, one protocol for every backbone (ViT, Swin V2, CLIP): frozen features, logistic regression.
+
+    result = probe.run(model, preprocess, params, prepared, device, name="vit_linear")
+    row = probe.write_results(result, params, prepared)
+    result.sweep, result.strength, result.fewshot_summary()
+
+  protocol  `run`, `evaluate`, `write_results`: the whole probe and what it writes
+  features  the probed layer of each backbone (removable hooks), training images for the probe
+  cache     each split's features extracted once, read back while current
+  logreg    multinomial logistic regression with an L2 penalty, full-batch L-BFGS in torch
+  sweep     the CLIP paper's parametric binary search for the L2 strength, on validation
+  fewshot   k labelled images per class, several seeds
+  plots     the sweep curve and the few-shot curve
+"""
+from foodlib.probe import cache, features, fewshot, logreg, plots, protocol, sweep
+from foodlib.probe.protocol import ProbeResult, evaluate, run, write_results
+
+__all__ = ["run", "evaluate", "write_results", "ProbeResult", "cache", "features", "fewshot", "logreg", "plots",
+           "protocol", "sweep"]

@@ -28,7 +28,7 @@ if [ -z "$PY" ]; then
         echo "==> setting up .venv (first use: a few minutes; pinned versions from constraints.txt)"
         [ -x .venv/bin/python ] || python3 -m venv .venv
         .venv/bin/python -m pip install --quiet --upgrade "pip>=24"
-        .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+        .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,lab]"
         PY=.venv/bin/python
         importable "$PY" || { echo "set-up failed: .venv cannot import the project's packages" >&2; exit 1; }
     fi

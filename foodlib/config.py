@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from foodlib import paths
+
 
 class ParameterError(ValueError):
     """A parameter name or value that the profile table does not accept."""
@@ -70,12 +72,13 @@ class Params:
     label_smoothing: float = 0.1  # typical (Szegedy et al. 2016; DeiT and Swin recipes use 0.1); [P] used none
     early_stopping_patience: int = 2  # epochs without a better validation top-1 before stopping (typical)
     augment: bool = True  # TrivialAugment on top of RandomResizedCrop + flip when fine-tuning
-    linear_probe_epochs: int = 3  # head only on a frozen backbone: typical, it converges in few epochs
-    linear_probe_lr: float = 1e-3  # typical AdamW learning rate for a linear head
     max_steps: int = -1  # stop after this many optimiser steps (-1 = no limit); used to test resuming
     # Data-parallel processes for fine-tuning (DDP via accelerate, launched from the notebook): one per GPU (at most
     # torch.cuda.device_count()), or on CPU at most one per core (gloo). batch_size stays the global batch.
     num_processes: int = 1
+    # -- linear probes (02-04): a logistic regression on frozen features, its strength chosen on validation -----
+    fewshot_k: str = "1,2,4,8,16"  # labelled training images per class of the few-shot probes (and all), "" = none
+    fewshot_seeds: int = 3  # draws of the few-shot images per k
     # -- CLIP (04) --------------------------------------------------------
     clip_model: str = "ViT-B/32"  # ViT-B/32 | RN50 | ViT-B/16 | ViT-L/14, or a path to a local checkpoint
     clip_prompt_set: str = "food"  # name | photo | food | ensemble: the set whose predictions are saved
@@ -94,7 +97,7 @@ class Params:
     # notebooks/ (JupyterLab) and one run from the root (papermill) agree.
     @property
     def run_dir(self) -> Path:
-        return _from_root(self.results_dir) / self.profile
+        return paths.from_root(self.results_dir) / self.profile
 
     @property
     def cache_dir(self) -> Path:
@@ -105,8 +108,8 @@ class Params:
     def data_root(self) -> Path:
         """Where the archive layout (food-101/) is read from or generated into."""
         if self.data_dir:
-            return _from_root(self.data_dir)
-        return self.cache_dir / "synthetic" if self.data_source == "synthetic" else _from_root("data")
+            return paths.from_root(self.data_dir)
+        return self.cache_dir / "synthetic" if self.data_source == "synthetic" else paths.from_root("data")
 
     def subdir(self, name: str) -> Path:
         """`results/<profile>/<name>`, e.g. predictions, metrics, figures, tables."""
@@ -116,47 +119,14 @@ class Params:
         """The parameters (every field but the internal ones), as stored beside each artifact."""
         return {name: getattr(self, name) for name in field_names()}
 
+    @property
+    def fewshot_ks(self) -> list[int]:
+        """`fewshot_k` as numbers of images per class, ascending."""
+        return _fewshot_ks(self.fewshot_k)
+
     def finetuned(self, model_name: str) -> str:
         """The published fine-tune that stands in for training `model_name` ("" when it is trained here)."""
         return getattr(self, f"{model_name}_finetuned", "")
-
-
-def project_root(start: str | Path | None = None) -> Path:
-    """The checkout results belong to: the folder holding run_all.sh and foodlib/.
-
-    Without `start`, the checkout this foodlib is imported from (editable
-    install, or a notebook that put its checkout on sys.path), whatever the
-    current directory: a grader may run `papermill <checkout>/notebooks/x.ipynb`
-    from anywhere. Otherwise (or for an installed, non-editable foodlib) the
-    nearest such folder at or above `start` (default: cwd); else cwd.
-    """
-    if start is None:
-        package_root = Path(__file__).resolve().parents[1]
-        if _is_checkout(package_root):
-            return package_root
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if _is_checkout(folder):
-            return folder
-    return here
-
-
-def shown(path: str | Path) -> str:
-    """A path as notebooks print it: relative to the checkout, never this machine's absolute location."""
-    path = Path(path)
-    try:
-        return str(path.resolve().relative_to(project_root()))
-    except ValueError:
-        return str(Path("...", *path.parts[-2:])) if path.is_absolute() else str(path)
-
-
-def _is_checkout(folder: Path) -> bool:
-    return (folder / "run_all.sh").exists() and (folder / "foodlib").is_dir()
-
-
-def _from_root(path: str) -> Path:
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else project_root() / p
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -178,7 +148,6 @@ PROFILES: dict[str, dict[str, Any]] = {
         # As the Hugging Face image-classification task guide (5,000 Food-101 images, lr 5e-5, batch 64, 3 epochs).
         "num_epochs": 3,
         "batch_size": 64,
-        "linear_probe_epochs": 2,
     },
     # The full run rehearsed offline: every setting of `full`, but a synthetic Food-101 at its real scale (101 classes,
     # 750 / 250 per class, photo-like JPEGs up to 512 px, ~5.7 GB), real architectures with random weights.
@@ -201,7 +170,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "num_epochs": 10, "batch_size": 16, "eval_batch_size": 64, "lr": 2e-3,
         "augment": False,  # TrivialAugment alters colour, the synthetic classes' main cue
         "warmup_ratio": 0.1, "label_smoothing": 0.0, "early_stopping_patience": 8,
-        "linear_probe_epochs": 3, "linear_probe_lr": 1e-2, "clip_model": "tiny",
+        "fewshot_seeds": 2, "clip_model": "tiny",
         "num_examples": 2, "bootstrap_samples": 500, "attention_images": 40, "deletion_steps": 10,
     },
 }
@@ -222,7 +191,15 @@ def _check_type(name: str, value: Any, expected: type) -> Any:
     return value
 
 
+# Parameters that are gone: a run that passes one is told in one line what replaced it.
+_PROBE = "the linear probe is a logistic regression on frozen features now, its L2 strength chosen on validation"
+RETIRED = {"linear_probe_epochs": f"{_PROBE}, fitted to convergence (no epochs; see fewshot_k, fewshot_seeds)",
+           "linear_probe_lr": f"{_PROBE}, fitted by L-BFGS (no learning rate; see fewshot_k, fewshot_seeds)"}
+
+
 def _unknown(name: str) -> ParameterError:
+    if name in RETIRED:
+        return ParameterError(f"parameter {name!r} is retired: {RETIRED[name]}")
     hint = difflib.get_close_matches(name, field_names(), n=1)
     extra = f" (did you mean {hint[0]!r}?)" if hint else ""
     return ParameterError(f"unknown parameter {name!r}{extra}. Known parameters: {', '.join(field_names())}")
@@ -245,6 +222,7 @@ def resolve(profile: str = "smoke", **overrides: Any) -> Params:
             continue
         expected = {"str": str, "int": int, "float": float, "bool": bool}[types_[name]]
         values[name] = _check_type(name, value, expected)
+    _fewshot_ks(values.get("fewshot_k", Params.fewshot_k))
     for name, allowed in _CHOICES.items():
         if name in values and values[name] not in allowed:
             raise ParameterError(f"parameter {name!r} must be one of {allowed}, got {values[name]!r}")
@@ -255,6 +233,17 @@ def resolve(profile: str = "smoke", **overrides: Any) -> Params:
         raise ParameterError(f"batch_size {params.batch_size} must split evenly over num_processes "
                              f"{params.num_processes} (>= 1): each process takes batch_size / num_processes images")
     return params
+
+
+def _fewshot_ks(text: str) -> list[int]:
+    """`fewshot_k` as a list of positive ints ("1,2,4" -> [1, 2, 4]; "" -> []); a clear error otherwise."""
+    try:
+        ks = [int(k) for k in text.replace(" ", "").split(",") if k]
+    except ValueError:
+        ks = [0]
+    if any(k < 1 for k in ks):
+        raise ParameterError(f"parameter 'fewshot_k' must list images per class, e.g. '1,2,4,8,16', got {text!r}")
+    return sorted(set(ks))
 
 
 # Names that a Jupyter/IPython kernel puts in globals() by itself.

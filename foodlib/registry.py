@@ -34,6 +34,7 @@ class HFClassifier:
     model_class: str  # transformers class the pretrained checkpoint is saved as (its tiny/random stand-ins too)
     tiny_config: Callable[[], object]  # () -> config of the smoke profile's small model of the same family
     published: tuple[Published, ...] = ()  # Food-101 fine-tunes of `hub_id`; the first is the recipe `full` follows
+    published_linear: tuple[Published, ...] = ()  # Food-101 linear probes of `hub_id` (none verified so far)
     head: str = "classifier"  # attribute holding the task head (the linear probe trains it alone)
     trainable: bool = True
     variants: tuple[str, ...] = ("finetune", "linear")
@@ -41,11 +42,12 @@ class HFClassifier:
 
 @dataclass(frozen=True)
 class ClipZeroShot:
-    """A CLIP scored zero-shot through the `clip` package: no training, no variants."""
+    """A CLIP scored zero-shot through the `clip` package (not trained), and probed linearly."""
 
     published: dict[str, tuple[Published, ...]] = field(default_factory=dict)  # by released name (`clip_model`)
+    published_linear: dict[str, tuple[Published, ...]] = field(default_factory=dict)  # its linear probes, by name
     trainable: bool = False
-    variants: tuple[str, ...] = ("zeroshot",)
+    variants: tuple[str, ...] = ("zeroshot", "linear")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,14 @@ _BENCHMARK = ("LAION CLIP_benchmark, pretrained='openai' (mlfoundations/open_cli
 _PROMPT = "zero-shot, one prompt 'a photo of {}, a type of food.', 224 px, " + FOOD101_TEST
 
 
+# The paper's linear probes (Table 10, Food101 column), as quoted with the table's number in LAION-AI/CLIP_benchmark
+# pull request 107 ("openAI" column of its comparison; ViT-L/14 only: the other models' figures could not be checked
+# at a source and are left out). Protocol: the paper's appendix A.3, which foodlib.probe follows.
+_PROBE = ("linear probe: logistic regression (L-BFGS) on the image features before the projection, L2 strength "
+          "swept on a validation split, refitted on train + validation; 224 px; " + FOOD101_TEST)
+_PAPER_PROBE = "Radford et al. 2021, Table 10 (linear probe), as quoted in LAION-AI/CLIP_benchmark pull request 107"
+
+
 def _clip(paper: float | None, benchmark: float) -> tuple[Published, ...]:
     figures = (Published(paper, _PAPER, _PROMPT),) if paper is not None else ()
     return figures + (Published(benchmark, _BENCHMARK, _PROMPT),)
@@ -118,25 +128,27 @@ REGISTRY: dict[str, ModelSpec] = {
                                     f"fine-tuned 10 epochs, lr 5e-5, batch 32 x 4 accumulated = 128, {_TRAINER}; "
                                     f"256 px; {FOOD101_TEST}",
                                     "lu5/swinv2-tiny-patch4-window8-256-finetuned-eurosat"),))),
-    "clip": ModelSpec("clip", "CLIP", "04_clip_zero_shot", ("tab:green",), ClipZeroShot(published={
+    "clip": ModelSpec("clip", "CLIP", "04_clip_zero_shot", ("tab:green", "palegreen"), ClipZeroShot(published={
         "ViT-B/32": _clip(0.844, 0.8400), "RN50": _clip(0.811, 0.8080),
-        "ViT-B/16": _clip(None, 0.8872), "ViT-L/14": _clip(None, 0.9305)})),
+        "ViT-B/16": _clip(None, 0.8872), "ViT-L/14": _clip(None, 0.9305)},
+        published_linear={"ViT-L/14": (Published(0.952, _PAPER_PROBE, _PROBE),)})),
 }
 
 
-def published(model_name: str, clip_model: str = "") -> tuple[Published, ...]:
-    """The published Food-101 figures of a registered model (for CLIP: of the released `clip_model`)."""
+def published(model_name: str, clip_model: str = "", variant: str | None = None) -> tuple[Published, ...]:
+    """The published Food-101 figures of a registered model (for CLIP: of the released `clip_model`), of its main
+    variant or (`variant="linear"`) of its linear probe."""
     family = spec(model_name).family
-    if isinstance(family, ClipZeroShot):
-        return family.published.get(clip_model, ())
-    return family.published
+    figures = family.published_linear if variant == "linear" else family.published
+    return figures.get(clip_model, ()) if isinstance(family, ClipZeroShot) else figures
 
 
-def published_note(model_name: str, data_source: str, clip_model: str = "") -> str:
+def published_note(model_name: str, data_source: str, clip_model: str = "", variant: str | None = None) -> str:
     """One line per published figure, for a notebook to print beside its own result."""
-    found = published(model_name, clip_model)
+    found = published(model_name, clip_model, variant)
     if not found:
-        return f"No published Food-101 figure is registered for {model_name} {clip_model}".rstrip() + "."
+        name = artifact_name(model_name, variant)
+        return f"No published Food-101 figure is registered for {name} {clip_model}".rstrip() + "."
     caveat = " (measured on the real Food-101: not comparable with this synthetic run)" if data_source == "synthetic" \
         else " (published, not measured here)"
     return "\n".join(f"Published: {100 * f.top1:.1f}% top-1{caveat}; {f.source}; {f.protocol}" for f in found)
@@ -178,6 +190,12 @@ def _lookup(artifact: str) -> tuple[ModelSpec, int] | None:
             if artifact_name(name, variant) == artifact:
                 return s, i
     return None
+
+
+def split(artifact: str) -> tuple[str, str] | None:
+    """(model name, variant) of an artifact name ('clip_linear' -> ('clip', 'linear')), or None."""
+    found = _lookup(artifact)
+    return (found[0].name, found[0].family.variants[found[1]]) if found else None
 
 
 def producer(artifact: str) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from foodlib import config
+from foodlib import config, paths
 from foodlib.config import Params
 
 OFFLINE_PROFILES = {"smoke", "rehearsal"}  # rehearsal: models built from configs, data generated
@@ -46,7 +46,7 @@ def setup(params: Params) -> Setup:
     device = resolve_device(params.device)
     report_peaks_at_exit()
     show_settings(params, device)
-    return Setup(params.profile, device, config.shown(params.run_dir))
+    return Setup(params.profile, device, paths.shown(params.run_dir))
 
 
 def show_settings(params: Params, device: str) -> None:

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from foodlib import config
+from foodlib import config, paths
 
-ROOT = config.project_root()
+ROOT = paths.project_root()
 
 
 class Run:
@@ -50,12 +50,12 @@ class Run:
 
 # The rehearsal (Food-101's 101 classes, the real ViT-B/16, Swin V2-T and CLIP ViT-B/32 with random weights),
 # scaled down to what proves that nothing assumes the smoke profile's tiny sizes: one image per class for
-# validation and test, two training steps of each fine-tune and of each linear probe, every map of 06 on two
-# images with a two-step deletion test. Every real-size code path runs: training, resuming state, scoring
+# training, validation and test, two training steps of each fine-tune, the linear probes (one few-shot draw at
+# one image per class), every map of 06 on two images with a two-step deletion test. Every real-size code path runs: training, resuming state, scoring
 # through the eval cache, CLIP zero-shot, 05's joins at 101 classes, 06's maps on every model and method,
 # 07's grids. (Today's README command for a CPU rehearsal trains whole epochs: ~15 minutes on 2 cores.)
 REHEARSAL = {"device": "cpu", "synthetic_train_per_class": 2, "synthetic_test_per_class": 1,
-             "num_epochs": 1, "linear_probe_epochs": 1, "max_steps": 2, "batch_size": 4, "eval_batch_size": 32,
+             "num_epochs": 1, "fewshot_seeds": 1, "max_steps": 2, "batch_size": 4, "eval_batch_size": 32,
              "attention_images": 2, "deletion_steps": 2}
 
 

@@ -31,7 +31,7 @@ from background import REHEARSAL, Run, rehearsal_args  # noqa: E402
 
 # A test using one of these (directly or through another fixture) is slow: it reads the smoke notebook
 # series or the real-size rehearsal, both run in the background (tests/background.py).
-SLOW_FIXTURES = {"smoke_run": 1, "smoke_ok": 1, "rehearsal": 2}
+SLOW_FIXTURES = {"smoke_run": 1, "smoke_ok": 1, "smoke_console": 1, "rehearsal": 2}
 
 
 def _waits_for(item) -> int:
@@ -107,6 +107,12 @@ def smoke_ok(smoke_run) -> config.Params:
     if error:
         pytest.fail(f"the smoke notebook series failed:\n{error}")
     return params
+
+
+@pytest.fixture(scope="session")
+def smoke_console(background, smoke_ok) -> str:
+    """What ./run_all.sh printed while it ran the smoke series."""
+    return background["smoke"][1].log.read_text()
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from foodlib import config
+from foodlib import paths
 from foodlib.run import cli
 from foodlib.artifacts import MissingArtifactError
 
-ROOT = config.project_root()
+ROOT = paths.project_root()
 ENV = {**os.environ, "FOODLIB_PYTHON": sys.executable, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
        "HF_DATASETS_OFFLINE": "1", "MPLBACKEND": "Agg"}
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from fake_predictions import fabricate, fake_probs
-from foodlib import artifacts, compare, config, metrics
+from foodlib import artifacts, compare, config, metrics, paths
 
-ROOT = config.project_root()
+ROOT = paths.project_root()
 NOTEBOOK = ROOT / "notebooks" / "05_comparison.ipynb"
 MAIN = list(compare.MAIN_MODELS)
 

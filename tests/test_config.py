@@ -1,6 +1,6 @@
 import pytest
 
-from foodlib import config
+from foodlib import config, paths
 
 
 def test_profiles_resolve_and_differ():
@@ -45,7 +45,7 @@ def test_paths_derive_from_results_dir(tmp_path):
 
 
 def test_relative_results_dir_is_taken_from_project_root(tmp_path, monkeypatch):
-    root = config.project_root()
+    root = paths.project_root()
     monkeypatch.chdir(root / "notebooks")  # where JupyterLab starts a notebook's kernel
     assert config.resolve("smoke").run_dir == root / "results" / "smoke"
 

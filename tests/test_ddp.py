@@ -82,7 +82,7 @@ def test_ddp_two_processes_finish_like_one(fitted):
     assert two.state["finished"] and len(two.history) == EPOCHS
     # the same schedule: one step per global batch of 16, as with one process
     assert two.state["global_step"] == one.state["global_step"] == EPOCHS * train.make_plan(
-        p1, "finetune", len(prepared.split("train"))).steps_per_epoch
+        p1, len(prepared.split("train"))).steps_per_epoch
     assert two.state["train_images"] == one.state["train_images"]  # every image once per epoch, padding not counted
     # Validation top-1: 2 processes add gradients in another order, so the runs part ways after a few steps;
     # on 60 validation images a point is 1.7%. 15 points allows ~9 images of that drift, and is far
@@ -120,7 +120,7 @@ def test_ddp_interrupted_run_resumes(fitted):
     params, whole = runs[2]
     ckpt = models.checkpoint_dir("vit", params)
     shutil.rmtree(ckpt)
-    steps_per_epoch = train.make_plan(params, "finetune", len(prepared.split("train"))).steps_per_epoch
+    steps_per_epoch = train.make_plan(params, len(prepared.split("train"))).steps_per_epoch
     stop_at = steps_per_epoch + steps_per_epoch // 2
     stopping = config.resolve("smoke", results_dir=params.results_dir, num_epochs=EPOCHS, num_processes=2,
                               max_steps=stop_at)

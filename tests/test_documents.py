@@ -9,10 +9,10 @@ import uuid
 import nbformat
 import pytest
 
-from foodlib import config, runtime
+from foodlib import config, paths, runtime
 from foodlib.run import record
 
-ROOT = config.project_root()
+ROOT = paths.project_root()
 CLUTTER = ("\x1b[", "LOAD REPORT", "IProgress", "Writing model shards", "PosixPath(")
 # An absolute path as it shows in printed text: after a space, quote, bracket or line start.
 ABSOLUTE = re.compile(r"(?:^|[\s'\"(\[=>])(/(?:[\w.-]+/)+[\w.-]*)", re.MULTILINE)
@@ -47,6 +47,40 @@ def test_executed_notebooks_have_no_log_clutter_or_machine_paths(smoke_ok):
         assert not paths, f"{name} shows absolute paths: {paths[:3]}"
         assert str(ROOT) not in text and sys.prefix not in text, name
         assert str(ROOT) not in json.dumps(nb.metadata), f"{name}: the checkout's path in the metadata"
+
+
+FINAL_LINE = re.compile(r"^(.+): \d+/\d+(?: \(\d+%\))? in [\d.]+ s$", re.MULTILINE)  # frontend.FinalLine's
+
+
+def test_progress_bars_leave_one_final_line_each_and_no_carriage_returns(smoke_ok):
+    notebooks = _executed(smoke_ok)
+    for name, nb in notebooks.items():
+        streams = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
+                          if o.get("output_type") == "stream")
+        assert "\r" not in streams, f"{name}: a progress bar's carriage returns"
+        finals = FINAL_LINE.findall(streams)
+        assert len(finals) == len(set(finals)), f"{name}: a bar drawn more than once: {finals}"
+    text = "".join(o.get("text", "") for c in notebooks["02_vit_finetune.ipynb"].cells for o in c.get("outputs", []))
+    finals = FINAL_LINE.findall(text)
+    assert "test vit" in finals and any(f.startswith("vit epoch ") for f in finals), finals  # scoring, training
+
+
+def test_the_executed_explorer_keeps_its_widget_state_small(smoke_ok):
+    nb = nbformat.read(smoke_ok.run_dir / "notebooks" / "06_attention_maps.ipynb", as_version=4)
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert 10 < len(state) and len(json.dumps(state)) <= 50_000
+
+
+def test_the_console_says_one_line_per_notebook_and_no_library_chatter(smoke_console):
+    notebooks = [ln for ln in smoke_console.splitlines() if ln.startswith("==> ")]
+    assert [ln.split()[1] for ln in notebooks] == [f"{nb}.ipynb" for nb in (
+        "01_data_prep", "02_vit_finetune", "03_swin_finetune", "04_clip_zero_shot", "05_comparison",
+        "06_attention_maps", "07_positional_embeddings")]
+    for chatter in ("IPKernelApp", "without encryption", "Passed unknown parameter", "Debugger warning",
+                    "frozen modules"):
+        assert chatter not in smoke_console, chatter
+    assert "07_positional_embeddings  ok" in smoke_console and smoke_console.rstrip().splitlines()[-1].startswith(
+        "report: ")
 
 
 def test_every_executed_notebook_shows_its_settings(smoke_ok):

@@ -172,6 +172,30 @@ def test_any_notebook_can_open_it_with_the_params_alone(smoke_ok):
     assert len(_overlays(view.figure)) == 3 and view.picture.value[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.fixture
+def shell():
+    """An IPython shell for display() to publish through (no history file), removed after the test."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    yield InteractiveShell.instance(config=Config({"HistoryManager": {"enabled": False}}))
+    InteractiveShell.clear_instance()
+
+
+def test_the_explorer_shows_as_ipywidgets_shows_its_widgets_with_a_line_for_readers_without(shell, food101):
+    """ipywidgets 8 publishes a widget from `_repr_mimebundle_`, 7 (Colab's) from `_ipython_display_`: the
+    explorer writes that bundle itself, so it must be the one ipywidgets publishes, whichever is installed."""
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    view = attention.Explorer(food101, {}, {})
+    with capture_output() as shown:
+        display(view.widget)  # ipywidgets' own
+    own = shown.outputs[0].data
+    assert own["application/vnd.jupyter.widget-view+json"]["model_id"] == view.widget.model_id
+    assert view._repr_mimebundle_() == {**own, "text/plain": attention.explore.PLAIN_TEXT}
+
+
 # -- at Food-101's size: 25,250 test images, 101 classes -------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from PIL import Image
 
 import pandas as pd
 
-from foodlib import artifacts, attention, compare, config, figures
+from foodlib import artifacts, attention, compare, figures, paths
 
-ROOT = config.project_root()
+ROOT = paths.project_root()
 PERCEPTUAL = {"viridis", "inferno", "magma", "plasma", "cividis"}
 
 

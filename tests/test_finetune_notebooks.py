@@ -19,29 +19,53 @@ METRIC_KEYS = [
 MIN_TOP1 = 0.5
 
 
+def _check_predictions(artifact: str, params, prepared) -> dict:
+    """The contract of one prediction file and its metrics; returns the metrics."""
+    test = prepared.split("test")
+    preds = artifacts.read_predictions(artifact, params)
+    assert len(preds) == len(test) and set(preds["image_id"]) == set(test["image_id"])
+    truth = dict(zip(test["image_id"], test["label"]))
+    assert (preds["label"] == preds["image_id"].map(truth)).all()
+    assert preds["probs"].map(len).eq(len(prepared.classes)).all()
+    metrics = artifacts.read_metrics(artifact, params)
+    assert metrics["top1"] == pytest.approx((preds["pred"] == preds["label"]).mean())
+    assert metrics["params"]["profile"] == "smoke"
+    return metrics
+
+
 @pytest.mark.parametrize("name", ["vit", "swin"])
 def test_finetune_notebook_writes_the_contract(smoke_ok, name):
     prepared = prepare.load_prepared(smoke_ok)
-    test = prepared.split("test")
-    for artifact in (name, f"{name}_linear"):
-        preds = artifacts.read_predictions(artifact, smoke_ok)
-        assert len(preds) == len(test) and set(preds["image_id"]) == set(test["image_id"])
-        truth = dict(zip(test["image_id"], test["label"]))
-        assert (preds["label"] == preds["image_id"].map(truth)).all()
-        assert preds["probs"].map(len).eq(len(prepared.classes)).all()
-        metrics = artifacts.read_metrics(artifact, smoke_ok)
-        assert not [k for k in METRIC_KEYS if k not in metrics]
-        assert metrics["peak_gpu_mem_gb"] is None and metrics["params"]["profile"] == "smoke"
-        assert metrics["top1"] == pytest.approx((preds["pred"] == preds["label"]).mean())
-        assert (smoke_ok.subdir("figures") / f"{artifact}_curves.png").stat().st_size > 10_000
-        history = pd.read_csv(smoke_ok.subdir("tables") / f"{artifact}_history.csv")
-        assert len(history) == metrics["epochs_run"] and history["val_top1"].between(0, 1).all()
-        # the clock at each validation's start (what the projection reads an epoch's cost off), compile apart
-        assert history["elapsed_s"].is_monotonic_increasing and (history["compile_s"] == 0).all()  # CPU: no compile
-        assert history["elapsed_s"].iloc[-1] < metrics["train_wall_time_s"]  # the last validation came after
-        assert (smoke_ok.run_dir / "tensorboard" / artifact).is_dir()
-    assert artifacts.read_metrics(f"{name}_linear", smoke_ok)["num_trainable_parameters"] < \
-        artifacts.read_metrics(name, smoke_ok)["num_trainable_parameters"]
+    metrics = _check_predictions(name, smoke_ok, prepared)
+    assert not [k for k in METRIC_KEYS if k not in metrics] and metrics["peak_gpu_mem_gb"] is None
+    assert (smoke_ok.subdir("figures") / f"{name}_curves.png").stat().st_size > 10_000
+    history = pd.read_csv(smoke_ok.subdir("tables") / f"{name}_history.csv")
+    assert len(history) == metrics["epochs_run"] and history["val_top1"].between(0, 1).all()
+    # the clock at each validation's start (what the projection reads an epoch's cost off), compile apart
+    assert history["elapsed_s"].is_monotonic_increasing and (history["compile_s"] == 0).all()  # CPU: no compile
+    assert history["elapsed_s"].iloc[-1] < metrics["train_wall_time_s"]  # the last validation came after
+    assert (smoke_ok.run_dir / "tensorboard" / name).is_dir()
+
+
+@pytest.mark.parametrize("name", ["vit", "swin", "clip"])
+def test_each_notebook_writes_its_linear_probe(smoke_ok, name):
+    """02-04 write `<name>_linear` by the probe's protocol: the strength swept on validation (the chosen one the
+    best there), the final fit on train + val, few-shot at the profile's k and seeds, and their figures."""
+    prepared = prepare.load_prepared(smoke_ok)
+    probe_name = f"{name}_linear"
+    metrics = _check_predictions(probe_name, smoke_ok, prepared)
+    assert metrics["final_fit"] == "train+val" and metrics["feature_dim"] > 0
+    assert metrics["n_train"] == len(prepared.split("train")) and metrics["n_val"] == len(prepared.split("val"))
+    sweep = pd.read_csv(smoke_ok.subdir("tables") / f"{probe_name}_sweep.csv")
+    chosen = sweep[sweep["chosen"]]
+    assert len(chosen) == 1 and chosen["strength"].iloc[0] == pytest.approx(metrics["strength"])
+    assert chosen["val_top1"].iloc[0] == sweep["val_top1"].max()
+    shots = pd.read_csv(smoke_ok.subdir("tables") / f"{probe_name}_fewshot_summary.csv", dtype={"k": str})
+    assert shots["k"].tolist() == [str(k) for k in smoke_ok.fewshot_ks] + ["all"]
+    assert (shots["seeds"].iloc[:-1] == smoke_ok.fewshot_seeds).all()
+    for figure in ("sweep", "fewshot"):
+        assert (smoke_ok.subdir("figures") / f"{probe_name}_{figure}.png").stat().st_size > 10_000
+    assert not (smoke_ok.subdir("figures") / f"{probe_name}_curves.png").exists()  # no training epochs: no curves
 
 
 @pytest.mark.parametrize("name", ["vit", "swin"])

@@ -9,20 +9,21 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from foodlib import config
+from foodlib import paths
 
-ROOT = config.project_root()
+ROOT = paths.project_root()
 # notebook stage -> the package that holds its logic (README, "Where things are")
 STAGES = {"01": "data", "02": "train", "03": "train", "04": "zeroshot", "05": "compare", "06": "attention",
           "07": "posembed"}
-PACKAGES = {*STAGES.values(), "models", "run", "bench"}
-GROUND_FLOOR = {"artifacts", "compiling", "config", "figures", "frontend", "metrics", "registry", "runtime",
+PACKAGES = {*STAGES.values(), "models", "probe", "run", "bench"}
+GROUND_FLOOR = {"artifacts", "compiling", "config", "figures", "frontend", "metrics", "paths", "registry", "runtime",
                 "stats"}
 # What each package may import of foodlib besides itself and the ground floor: a stage package (one per notebook
-# stage but data) reads no other stage, only `data` and `models`; `models` reads `data`, never the reverse;
-# the ground floor reads no package. `run` and `bench` drive the series and may read anything.
-SHARED = {"models": {"data"}, "data": set()}
-ALLOWED = {**{p: {"data", "models"} for p in set(STAGES.values()) - {"data"}}, **SHARED}
+# stage but data) reads no other stage, only what stages share: `data`, `models` and `probe` (02-04's linear
+# probe); `probe` reads `data` and `models`; `models` reads `data`, never the reverse; the ground floor reads no
+# package. `run` and `bench` drive the series and may read anything.
+SHARED = {"probe": {"data", "models"}, "models": {"data"}, "data": set()}
+ALLOWED = {**{p: {"data", "models", "probe"} for p in set(STAGES.values()) - {"data"}}, **SHARED}
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 300, 60
 
 
@@ -145,7 +146,7 @@ def test_one_package_per_stage_over_a_small_ground_floor():
     modules = {p.stem for p in top.glob("*.py")} - {"__init__"}
     packages = {p.name for p in top.iterdir() if (p / "__init__.py").exists()}
     assert modules == GROUND_FLOOR and packages == PACKAGES
-    for package in set(STAGES.values()):  # each stage package holds its figures
+    for package in {*STAGES.values(), "probe"}:  # each stage package (and the probe) holds its figures
         assert (top / package / "plots.py").exists(), f"foodlib/{package} has no plots.py"
 
 
@@ -199,14 +200,14 @@ def test_a_planted_import_across_stages_is_found_and_named(tmp_path):
     (pkg / "attention" / "maps.py").write_text("from foodlib import artifacts, models\n"
                                                "def f():\n    from foodlib.compare import sets  # inside a function\n")
     assert forbidden_imports(import_graph(tmp_path)) == [
-        "foodlib.attention.maps (line 3) imports foodlib.compare.sets: attention may import data and models and the "
-        "ground floor, not compare"]
+        "foodlib.attention.maps (line 3) imports foodlib.compare.sets: attention may import data and models and probe "
+        "and the ground floor, not compare"]
     (pkg / "data" / "prepare.py").write_text("from foodlib import artifacts\nfrom foodlib.models import load\n")
     (pkg / "artifacts.py").write_text("from foodlib.data import prepare\n")
     assert forbidden_imports(import_graph(tmp_path))[:3] == [
         "foodlib.artifacts (line 1) imports foodlib.data.prepare: the ground floor imports no package",
-        "foodlib.attention.maps (line 3) imports foodlib.compare.sets: attention may import data and models and the "
-        "ground floor, not compare",
+        "foodlib.attention.maps (line 3) imports foodlib.compare.sets: attention may import data and models and probe "
+        "and the ground floor, not compare",
         "foodlib.data.prepare (line 2) imports foodlib.models.load: data may import only the ground floor, not models"]
 
 
@@ -245,4 +246,4 @@ def test_notebook_cells_import_modules_by_name_and_stay_short(path):
     imported = {a.name for c in cells for n in ast.walk(ast.parse(c.source)) if isinstance(n, ast.ImportFrom)
                 and n.module == "foodlib" for a in n.names}
     stage = STAGES[path.name[:2]]
-    assert stage in imported and imported <= GROUND_FLOOR | {stage, "models", "data"}, imported
+    assert stage in imported and imported <= GROUND_FLOOR | {stage, *SHARED}, imported

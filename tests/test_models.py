@@ -27,7 +27,7 @@ def test_every_list_of_models_derives_from_the_registry():
     from foodlib.run import report
 
     assert models.available() == ["vit", "swin", "clip"]
-    assert models.artifact_names() == ["vit", "swin", "clip", "vit_linear", "swin_linear"]
+    assert models.artifact_names() == ["vit", "swin", "clip", "vit_linear", "swin_linear", "clip_linear"]
     assert compare.MAIN_MODELS == tuple(models.available())
     assert compare.KNOWN_MODELS == tuple(models.artifact_names())
     assert [models.producer(n) for n in models.artifact_names()] == [
@@ -139,12 +139,9 @@ def test_attn_implementation_reaches_the_model(smoke_params):
 def test_missing_checkpoint_names_the_notebook(name, notebook, smoke_params):
     with pytest.raises(artifacts.MissingArtifactError, match=notebook):
         models.load_trained(name, smoke_params, CLASSES)
-    with pytest.raises(artifacts.MissingArtifactError, match=notebook):
-        models.load_trained(name, smoke_params, CLASSES, variant="linear")
 
 
-@pytest.mark.parametrize("variant", ["finetune", "linear"])
-def test_a_training_stopped_before_its_first_epoch_loads_as_trained_but_a_crashed_one_does_not(variant, smoke_params):
+def test_a_training_stopped_before_its_first_epoch_loads_as_trained_but_a_crashed_one_does_not(smoke_params):
     """No best epoch after `max_steps` stopped 02 inside its first epoch: 06 and 07 get the model 02 scored (its
     last/ weights); a run that crashed there (no stop reason) still names the notebook to run."""
     from safetensors.torch import save_model
@@ -152,15 +149,15 @@ def test_a_training_stopped_before_its_first_epoch_loads_as_trained_but_a_crashe
     trained, _ = models.load("vit", smoke_params, CLASSES)
     with torch.no_grad():
         trained.classifier.weight.add_(1.0)  # not what a fresh load gives
-    last = models.checkpoint_dir("vit", smoke_params, variant) / "last"
+    last = models.checkpoint_dir("vit", smoke_params) / "last"
     last.mkdir(parents=True)
     save_model(trained, str(last / "model.safetensors"))
     state = {"global_step": 3, "best_epoch": None, "finished": False}
     (last / "state.json").write_text(json.dumps({**state, "stop_reason": None}))
     with pytest.raises(artifacts.MissingArtifactError, match="02_vit_finetune"):
-        models.load_trained("vit", smoke_params, CLASSES, variant=variant)
+        models.load_trained("vit", smoke_params, CLASSES)
     (last / "state.json").write_text(json.dumps({**state, "stop_reason": "max_steps"}))
-    model, pre = models.load_trained("vit", smoke_params, CLASSES, variant=variant, attn_implementation="eager")
+    model, pre = models.load_trained("vit", smoke_params, CLASSES, attn_implementation="eager")
     assert not model.training and pre.image_size == trained.config.image_size
     for key, value in trained.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
@@ -171,8 +168,9 @@ def test_unknown_model_and_variant_are_refused(smoke_params):
         models.load("not_a_model", smoke_params, CLASSES)
     with pytest.raises(ValueError, match="probe"):
         models.artifact_name("vit", "probe")
-    with pytest.raises(ValueError, match="linear"):
-        models.artifact_name("clip", "linear")  # CLIP is not trained: no linear probe
+    assert models.artifact_name("clip", "linear") == "clip_linear"  # not trained, but probed like the others
+    with pytest.raises(ValueError, match="finetune"):
+        models.artifact_name("clip", "finetune")  # CLIP is not fine-tuned here
 
 
 # -- a published fine-tune standing in for training ------------------------------------------
@@ -234,7 +232,6 @@ def test_fit_evaluates_a_published_finetune_instead_of_training(tmp_path):
     original, _ = _published(base, tmp_path / "ckpt", classes, list(range(len(classes)))[::-1])
     params = config.resolve("smoke", results_dir=base.results_dir, synthetic_train_per_class=4,
                             synthetic_test_per_class=2, vit_finetuned=str(tmp_path / "ckpt"))
-    assert train.fit("vit", params, prepared, variant="linear", device="cpu", progress=False) is None  # the probe is skipped
     result = train.fit("vit", params, prepared, device="cpu", progress=False)
     assert result.history.empty and result.summary()["published_checkpoint"] == str(tmp_path / "ckpt")
     assert result.summary()["train_wall_time_s"] is None

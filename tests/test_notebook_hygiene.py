@@ -1,12 +1,14 @@
-"""Source notebooks: valid, clean, parameterised, and with a set-up cell that is a no-op when installed."""
+"""Source notebooks: valid, clean, parameterised, and with a set-up cell that is a no-op when installed and
+clones the project where a notebook is opened outside a checkout (Colab)."""
 import subprocess
+import sys
 
 import nbformat
 import pytest
 
-from foodlib import config
+from foodlib import config, paths
 
-ROOT = config.project_root()
+ROOT = paths.project_root()
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -53,4 +55,54 @@ def test_setup_cell_is_a_noop_when_installed(path, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "foodlib" else real(n, *a))
     monkeypatch.chdir(ROOT / "notebooks")
     exec(compile(setup[0].source, f"{path.name}:setup", "exec"), {})
-    assert calls and "pip" in calls[0][0] and "install" in calls[0][0]
+    assert calls and calls[0][0][-4:] == ["install", "-q", "-e", str(ROOT)]  # the checkout it was opened from
+
+
+def _setup_source() -> str:
+    cells = {nbformat.read(p, as_version=4).cells[1].source for p in NOTEBOOKS}
+    assert len(cells) == 1, "the seven set-up cells differ: keep them identical (one URL, one behaviour)"
+    return cells.pop()
+
+
+def test_outside_a_checkout_without_a_url_the_set_up_cell_says_what_to_do_in_one_line(tmp_path, monkeypatch):
+    import importlib.util
+
+    real, calls = importlib.util.find_spec, []
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "foodlib" else real(n, *a))
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
+    monkeypatch.delenv("FOODLIB_REPO", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RuntimeError) as err:
+        exec(compile(_setup_source(), "setup", "exec"), {})
+    assert "set FOODLIB_REPO" in str(err.value) and "\n" not in str(err.value) and calls == []
+
+
+CLONING = r"""
+import importlib.util, subprocess, sys
+real, run = importlib.util.find_spec, subprocess.run
+importlib.util.find_spec = lambda n, *a: None if n == "foodlib" else real(n, *a)  # a runtime without the project
+installs = []
+subprocess.run = lambda cmd, **k: installs.append(cmd) if "pip" in cmd else run(cmd, **k)  # git for real
+exec(compile(open(sys.argv[1]).read(), "setup", "exec"), {})
+importlib.util.find_spec, subprocess.run = real, run
+import foodlib.paths
+print(installs[0][-1], foodlib.__file__, foodlib.paths.project_root(), sep="\n")
+"""
+
+
+def test_outside_a_checkout_the_set_up_cell_clones_the_project_and_uses_that_clone(tmp_path):
+    """As in Colab: no checkout around the notebook, FOODLIB_REPO names the project (here this checkout's own
+    path, a URL git clones from): the cell clones it beside the notebook, installs it (pip, recorded here, not
+    run), and the kernel imports foodlib from the clone, so results land in the clone's results/."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    (tmp_path / "setup.py").write_text(_setup_source())
+    (tmp_path / "colab").mkdir()
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", CLONING, str(tmp_path / "setup.py")], cwd=tmp_path / "colab",
+                         env={**env, "FOODLIB_REPO": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    clone = tmp_path / "colab" / "food101"
+    installed, imported, root = out.stdout.split()
+    assert (clone / "run_all.sh").exists() and installed == str(clone)
+    assert imported == str(clone / "foodlib" / "__init__.py") and root == str(clone)

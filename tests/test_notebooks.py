@@ -4,10 +4,10 @@ import json
 import nbformat
 import pytest
 
-from foodlib import config
+from foodlib import config, paths
 from foodlib.run import runner
 
-ROOT = config.project_root()
+ROOT = paths.project_root()
 
 
 def test_series_runs_on_smoke(smoke_ok):

@@ -10,10 +10,10 @@ import json
 
 import pytest
 
-from foodlib import config
+from foodlib import config, paths
 from foodlib.run import estimate as E
 
-RECORD = config.project_root() / "benchmarks" / "projection_cpu_2core.json"
+RECORD = paths.project_root() / "benchmarks" / "projection_cpu_2core.json"
 NOTEBOOKS = ["01_data_prep", "02_vit_finetune", "03_swin_finetune", "04_clip_zero_shot", "05_comparison",
              "06_attention_maps", "07_positional_embeddings"]
 # (notebook, part) -> (fixed seconds, seconds per image): a known model the fit must recover

@@ -56,13 +56,13 @@ def test_real_grids_and_stages(rehearsal):
 
 
 def test_the_stopped_trainings_resume_at_real_size(rehearsal):
-    """max_steps stopped each fine-tune and linear probe after two steps: the state it saved (weights and AdamW
-    moments of the real-size model) matches these settings and loads back into a new session, which is what a
-    resumed run starts from."""
+    """max_steps stopped each fine-tune after two steps: the state it saved (weights and AdamW moments of the
+    real-size model) matches these settings and loads back into a new session, which is what a resumed run
+    starts from."""
     params, _ = rehearsal
     prepared = prepare.load_prepared(params)
-    for name, variant in [("vit", "finetune"), ("vit", "linear"), ("swin", "finetune"), ("swin", "linear")]:
-        s = train.session.open_session(name, params, prepared, variant, "cpu")
+    for name in ("vit", "swin"):
+        s = train.session.open_session(name, params, prepared, "cpu")
         assert (s.state["global_step"], s.state["finished"], s.state["stop_reason"]) == (2, False, "max_steps"), s.name
         checkpoints.load_last(s.last, s.model, s.optimizer, "cpu")
         saved = load_file(str(s.last / "model.safetensors"))
@@ -70,7 +70,7 @@ def test_the_stopped_trainings_resume_at_real_size(rehearsal):
         assert all(torch.equal(weights[k], v) for k, v in saved.items()), s.name
         trainable = {k: p for k, p in s.model.named_parameters() if p.requires_grad}
         assert all(s.optimizer.state[p]["exp_avg"].shape == p.shape for p in trainable.values()), s.name
-        head = trainable[models.spec(name).family.head + ".weight"]  # 101 rows; it learnt in both variants
+        head = trainable[models.spec(name).family.head + ".weight"]  # 101 rows; it learnt
         assert head.shape[0] == 101 and s.optimizer.state[head]["exp_avg"].abs().sum() > 0, s.name
 
 

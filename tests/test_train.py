@@ -11,7 +11,7 @@ from foodlib.train import scoring
 
 
 def test_lr_warms_up_then_decays_linearly_to_zero():
-    plan = train.Plan("finetune", epochs=5, lr=1e-3, weight_decay=0.0, augment=False, steps_per_epoch=20)
+    plan = train.Plan(epochs=5, lr=1e-3, weight_decay=0.0, augment=False, steps_per_epoch=20)
     lrs = [plan.lr_at(s, warmup_ratio=0.1) for s in range(plan.total_steps)]
     assert lrs[9] == pytest.approx(1e-3) and lrs[0] == pytest.approx(1e-4)  # 10 warm-up steps
     assert all(a < b for a, b in zip(lrs[:9], lrs[1:10]))
@@ -49,14 +49,13 @@ def test_augmentation_depends_on_seed_epoch_and_index_only(prepared_smoke):
 
 @pytest.mark.parametrize("augment", [True, False])
 def test_the_augment_parameter_decides_trivial_augment(prepared_smoke, augment):
-    """`augment` turns TrivialAugment on or off for the fine-tune; the linear probe never augments."""
+    """`augment` turns TrivialAugment on or off for the fine-tune."""
     from foodlib.data.transforms import TrivialAugmentPil
     from foodlib.train import session
 
     base, prepared = prepared_smoke
     params = config.resolve("smoke", results_dir=base.results_dir, augment=augment)
-    assert train.make_plan(params, "finetune", 10).augment is augment
-    assert train.make_plan(params, "linear", 10).augment is False
+    assert train.make_plan(params, 10).augment is augment
     steps = session.open_session("vit", params, prepared, "finetune", "cpu").train_set.images.transform.steps
     assert any(isinstance(s, TrivialAugmentPil) for s in steps) is augment
     assert len(steps) == 1 + augment  # RandomResizedCrop + flip, then TrivialAugment when asked
@@ -71,7 +70,7 @@ def test_interrupted_run_resumes_to_the_same_predictions(smoke_data, tmp_path):
     base = config.resolve("smoke", results_dir=str(tmp_path / "results"), **SMALL)
     prepared = smoke_data(base)
     params = config.resolve("smoke", results_dir=base.results_dir, num_epochs=3, augment=True, **SMALL)
-    steps_per_epoch = train.make_plan(params, "finetune", len(prepared.split("train"))).steps_per_epoch
+    steps_per_epoch = train.make_plan(params, len(prepared.split("train"))).steps_per_epoch
     ckpt = models.checkpoint_dir("vit", params)
 
     whole = train.fit("vit", params, prepared, device="cpu", progress=False)
@@ -100,16 +99,3 @@ def test_interrupted_run_resumes_to_the_same_predictions(smoke_data, tmp_path):
     again = train.fit("vit", params, prepared, device="cpu", progress=False)  # finished with these settings: reused, not retrained
     assert again.state["global_step"] == whole.state["global_step"]
     assert not (ckpt / "last" / "model.safetensors").exists()  # a finished run keeps only best/ weights
-
-
-def test_linear_probe_trains_only_the_head(prepared_smoke):
-    base, prepared = prepared_smoke
-    params = config.resolve("smoke", results_dir=base.results_dir, linear_probe_epochs=1)
-    before, _ = models.load("swin", params, prepared.classes)
-    probe = train.fit("swin", params, prepared, variant="linear", device="cpu", progress=False)
-    n_all, n_trainable = models.count_parameters(probe.model)
-    assert n_trainable == probe.model.classifier.weight.numel() + probe.model.classifier.bias.numel() < n_all
-    old = dict(before.named_parameters())
-    for name, p in probe.model.named_parameters():
-        changed = not torch.equal(p, old[name])
-        assert changed == name.startswith("classifier."), name

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from foodlib import config
+from foodlib import paths
 from foodlib.bench.common import Row
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "MPLBACKEND": "Agg", "FOODLIB_PYTHON": sys.executable}
@@ -17,7 +17,7 @@ def _timed(section: str, name: str, cmd: list[str], log: Path, target_s: int) ->
     """One row: the seconds `cmd` took from the project root, its status and its output's last line."""
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        rc = subprocess.call(cmd, cwd=config.project_root(), env={**os.environ, **OFFLINE}, stdout=fh,
+        rc = subprocess.call(cmd, cwd=paths.project_root(), env={**os.environ, **OFFLINE}, stdout=fh,
                              stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - t0
     last = ([ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()] or [""])[-1]

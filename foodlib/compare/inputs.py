@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from foodlib import artifacts, config, registry
+from foodlib import artifacts, paths, registry
 from foodlib.config import Params
 from foodlib.data.prepare import load_prepared, prepared_dir
 
@@ -52,7 +52,7 @@ def found_table(params: Params, models: Sequence[str]) -> pd.DataFrame:
         "model": names,
         "found": ["yes" if m in models else "no" for m in names],
         "written_by": [registry.producer(m) or "?" for m in names],
-        "file": [config.shown(artifacts.prediction_path(m, params)) for m in names],
+        "file": [paths.shown(artifacts.prediction_path(m, params)) for m in names],
     })
 
 

@@ -181,3 +181,26 @@ def reliability_figure(reliability: pd.DataFrame, calibration: pd.DataFrame):
     axes[0][0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def fewshot_figure(table: pd.DataFrame, zero_shot: float | None, num_classes: int):
+    """Each probe's few-shot test top-1 (mean over seeds, bars min to max) against labelled images per class,
+    in its model's colour, beside CLIP's zero-shot top-1 (no labelled image) as a line."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for probe, rows in table.groupby("model", sort=False):
+        x = np.arange(len(rows))
+        mean, low, high = (100 * rows[c].to_numpy(float) for c in ("mean", "min", "max"))
+        main = probe.removesuffix("_linear")
+        ax.errorbar(x, mean, yerr=[mean - low, high - mean], fmt="o-", capsize=3, ms=4, color=colour(main),
+                    label=f"{probe} (linear probe)")
+        ax.set_xticks(x, [str(k) for k in rows["k"]])
+    if zero_shot is not None:
+        ax.axhline(100 * zero_shot, color=colour("clip"), ls="--", lw=1.2, label=f"clip zero-shot ({100 * zero_shot:.1f}%)")
+    ax.axhline(100 / num_classes, color="grey", ls=":", lw=1, label=f"chance ({100 / num_classes:.1f}%)")
+    ax.set(xlabel="labelled training images per class", ylabel="test top-1 (%)", ylim=(0, 100),
+           title="Linear probes with few labelled images, and CLIP's zero-shot head")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False)
+    fig.tight_layout()
+    return fig

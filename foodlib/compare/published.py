@@ -16,9 +16,12 @@ COLUMNS = ["model", "measured_top1", "ci_low", "ci_high", "n", "published_top1",
            "verdict"]
 
 
-def figures(model_name: str, params: Params) -> tuple[list[registry.Published], bool]:
-    """The published figures a run of `model_name` is set against, and whether the run reproduces one of them
+def figures(artifact: str, params: Params) -> tuple[list[registry.Published], bool]:
+    """The published figures a run's artifact is set against, and whether the run reproduces one of them
     (a published fine-tune scored here: `<model>_finetuned` names the checkpoint of that card)."""
+    model_name, variant = registry.split(artifact)
+    if variant == "linear":
+        return list(registry.published(model_name, params.clip_model, "linear")), False
     checkpoint = params.finetuned(model_name) if registry.spec(model_name).trainable else ""
     known = list(registry.published(model_name, params.clip_model))
     if checkpoint:
@@ -26,9 +29,13 @@ def figures(model_name: str, params: Params) -> tuple[list[registry.Published], 
     return known, False
 
 
-def this_run(model_name: str, params: Params, n: int) -> str:
+def this_run(artifact: str, params: Params, n: int) -> str:
     """What the measured figure is: which protocol this run followed, on how many test images."""
     images = f"{n:,} test images ({params.profile} profile)"
+    model_name, variant = registry.split(artifact)
+    if variant == "linear":
+        return (f"linear probe of the frozen pretrained backbone: logistic regression on its features, L2 strength "
+                f"chosen on validation, refitted on train + validation; its own eval transform; {images}")
     if not registry.spec(model_name).trainable:
         return f"CLIP {params.clip_model}, prompt set '{params.clip_prompt_set}', zero-shot; {images}"
     if params.finetuned(model_name):
@@ -52,13 +59,16 @@ def verdict(measured: tuple[float, float, float], published: float | None, param
 
 
 def published_table(headline: pd.DataFrame, params: Params, models=None) -> pd.DataFrame:
-    """One row per (model, published figure) for the main models of `headline` (`headline_table`'s rows)."""
+    """One row per (model, published figure) for the main models of `headline` (`headline_table`'s rows) and
+    their linear probes."""
     rows = []
     for r in headline.itertuples():
-        if r.model not in (models or registry.available()):
+        known = registry.split(r.model)
+        if known is None or known[0] not in (models or registry.available()):
             continue
+        model_name, variant = known
         found, reproduces = figures(r.model, params)
-        trained_here = registry.spec(r.model).trainable and not reproduces
+        trained_here = variant == "linear" or (registry.spec(model_name).trainable and not reproduces)
         measured = (r.top1, r.top1_ci_low, r.top1_ci_high)
         for fig in found or [None]:
             rows.append({

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from foodlib import config, frontend
+from foodlib import frontend, paths
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
 from foodlib.data.preprocess import Preprocess
@@ -123,5 +123,5 @@ def _build(images: loader.SourceImages, path: Path, side: int, num_workers: int,
         tmp.unlink(missing_ok=True)
     if progress:
         print(f"{split}: {len(images)} eval inputs ({side} px) cached in {time.perf_counter() - t0:.1f} s "
-              f"({path.stat().st_size / 2**20:.0f} MiB in {config.shown(path.parent)}); later passes read them "
+              f"({path.stat().st_size / 2**20:.0f} MiB in {paths.shown(path.parent)}); later passes read them "
               "without decoding")

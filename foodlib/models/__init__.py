@@ -62,19 +62,19 @@ def load(model_name: str, params: Params, classes: Sequence[str], device: str = 
 
 
 def load_trained(model_name: str, params: Params, classes: Sequence[str], device: str = "cpu",
-                 attn_implementation: str | None = None, variant: str = "finetune"):
+                 attn_implementation: str | None = None):
     """(model, Preprocess) whose predictions notebook 05 compares: the best checkpoint 02 (vit) or 03 (swin)
-    kept (of `variant`), or CLIP itself.
+    kept, or CLIP itself.
 
     A training that `max_steps` stopped before its first epoch ended has no best epoch: the model as trained
     (its `last/` weights) is the one 02/03 scored, so it is the one returned. A run that crashed keeps the error.
     """
     if not spec(model_name).trainable:
         return load(model_name, params, classes, device, attn_implementation)
-    name = artifact_name(model_name, variant)
-    folder = checkpoints.best_dir(model_name, params, variant)
-    if not (folder / "config.json").exists() and checkpoints.stopped_before_an_epoch(model_name, params, variant):
-        return _as_trained(model_name, params, classes, device, attn_implementation, variant)
+    name = artifact_name(model_name)
+    folder = checkpoints.best_dir(model_name, params)
+    if not (folder / "config.json").exists() and checkpoints.stopped_before_an_epoch(model_name, params):
+        return _as_trained(model_name, params, classes, device, attn_implementation)
     artifacts.require(folder / "config.json", producer(name))
     try:
         return hf.load_checkpoint(folder, classes, device, attn_implementation)
@@ -84,12 +84,12 @@ def load_trained(model_name: str, params: Params, classes: Sequence[str], device
 
 
 def _as_trained(model_name: str, params: Params, classes: Sequence[str], device: str,
-                attn_implementation: str | None, variant: str):
+                attn_implementation: str | None):
     from safetensors.torch import load_model
 
     model, preprocess = load(model_name, params, classes, "cpu", attn_implementation)
-    load_model(model, str(checkpoints.last_dir(model_name, params, variant) / "model.safetensors"))
-    print(f"{artifact_name(model_name, variant)}: max_steps stopped its training before the first epoch ended: "
+    load_model(model, str(checkpoints.last_dir(model_name, params) / "model.safetensors"))
+    print(f"{artifact_name(model_name)}: max_steps stopped its training before the first epoch ended: "
           "the model as trained, not a best epoch")
     return model.to(device).eval(), preprocess
 

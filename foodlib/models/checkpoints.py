@@ -18,29 +18,29 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from foodlib import artifacts, config, registry
+from foodlib import artifacts, paths, registry
 from foodlib.config import Params
 from foodlib.models.common import quiet_loading
 
 
-def checkpoint_dir(model_name: str, params: Params, variant: str = "finetune") -> Path:
-    """Folder of one training run's checkpoints (`best/`, `last/`): outside git, under the cache."""
-    return params.cache_dir / "checkpoints" / registry.artifact_name(model_name, variant)
+def checkpoint_dir(model_name: str, params: Params) -> Path:
+    """Folder of a fine-tune's checkpoints (`best/`, `last/`): outside git, under the cache."""
+    return params.cache_dir / "checkpoints" / registry.artifact_name(model_name)
 
 
-def best_dir(model_name: str, params: Params, variant: str = "finetune") -> Path:
-    """The `best/` checkpoint of a training run (its `.old` copy after a crash between two renames)."""
-    return artifacts.settled(checkpoint_dir(model_name, params, variant) / "best")
+def best_dir(model_name: str, params: Params) -> Path:
+    """The `best/` checkpoint of a fine-tune (its `.old` copy after a crash between two renames)."""
+    return artifacts.settled(checkpoint_dir(model_name, params) / "best")
 
 
-def last_dir(model_name: str, params: Params, variant: str = "finetune") -> Path:
-    """The `last/` checkpoint of a training run (its `.old` copy after a crash between two renames)."""
-    return artifacts.settled(checkpoint_dir(model_name, params, variant) / "last")
+def last_dir(model_name: str, params: Params) -> Path:
+    """The `last/` checkpoint of a fine-tune (its `.old` copy after a crash between two renames)."""
+    return artifacts.settled(checkpoint_dir(model_name, params) / "last")
 
 
-def stopped_before_an_epoch(model_name: str, params: Params, variant: str = "finetune") -> bool:
+def stopped_before_an_epoch(model_name: str, params: Params) -> bool:
     """True when `max_steps` stopped the run before its first validation: no best epoch, only `last/`."""
-    state = last_dir(model_name, params, variant) / "state.json"
+    state = last_dir(model_name, params) / "state.json"
     if not state.exists():
         return False
     saved = json.loads(state.read_text())
@@ -97,7 +97,7 @@ def resume_state(ckpt: Path, fingerprint: dict) -> dict | None:
         state = json.loads((last / "state.json").read_text())
         if state["fingerprint"] == fingerprint:
             return state
-        print(f"checkpoints in {config.shown(ckpt)} were made with other settings: starting again")
+        print(f"checkpoints in {paths.shown(ckpt)} were made with other settings: starting again")
     shutil.rmtree(ckpt, ignore_errors=True)
     return None
 

@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from foodlib import config, runtime
+from foodlib import paths, runtime
 from foodlib.config import Params
 from foodlib.data.preprocess import Preprocess
 from foodlib.models import standins
@@ -65,7 +65,7 @@ def resolve_checkpoint(name: str) -> str:
     if name in clip.available_models():
         return name
     path = Path(name).expanduser()
-    path = path if path.is_absolute() else config.project_root() / path
+    path = path if path.is_absolute() else paths.project_root() / path
     if path.is_file():
         return str(path)
     raise ValueError(f"clip_model {name!r} is neither a released CLIP ({', '.join(clip.available_models())}), "

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import torch
 
-from foodlib import artifacts, config, registry
+from foodlib import artifacts, config, paths, registry
 from foodlib.config import Params
 from foodlib.data.prepare import load_prepared
 from foodlib.models import archs, tinyclip
@@ -151,7 +151,7 @@ def _tiny_clip(params: Params, progress: bool) -> Path:
          {**info, "load_seconds": time.perf_counter() - t0 - info["train_seconds"], **artifacts.provenance(params)})
     if progress:
         print(f"trained the tiny CLIP in {info['train_seconds']:.1f} s on {info['num_train_images']} training "
-              f"images (loss {info['loss_first']:.2f} -> {info['loss_last']:.2f}); saved {config.shown(path)}")
+              f"images (loss {info['loss_first']:.2f} -> {info['loss_last']:.2f}); saved {paths.shown(path)}")
     return path
 
 

@@ -1,10 +1,10 @@
 """Linear probes, one protocol for every backbone (ViT, Swin V2, CLIP): frozen features, logistic regression.
 
-    result = probe.run(model, preprocess, params, prepared, device, name="vit_linear")
+    result = probe.linear("vit", params, prepared, device)   # the pretrained backbone 02 starts from, frozen
     row = probe.write_results(result, params, prepared)
     result.sweep, result.strength, result.fewshot_summary()
 
-  protocol  `run`, `evaluate`, `write_results`: the whole probe and what it writes
+  protocol  `linear`, `run`, `evaluate`, `write_results`: the whole probe and what it writes
   features  the probed layer of each backbone (removable hooks), training images for the probe
   cache     each split's features extracted once, read back while current
   logreg    multinomial logistic regression with an L2 penalty, full-batch L-BFGS in torch
@@ -13,7 +13,7 @@
   plots     the sweep curve and the few-shot curve
 """
 from foodlib.probe import cache, features, fewshot, logreg, plots, protocol, sweep
-from foodlib.probe.protocol import ProbeResult, evaluate, run, write_results
+from foodlib.probe.protocol import ProbeResult, evaluate, linear, run, write_results
 
-__all__ = ["run", "evaluate", "write_results", "ProbeResult", "cache", "features", "fewshot", "logreg", "plots",
+__all__ = ["linear", "run", "evaluate", "write_results", "ProbeResult", "cache", "features", "fewshot", "logreg", "plots",
            "protocol", "sweep"]

@@ -1,6 +1,6 @@
 """The linear probe, one protocol for every backbone: frozen features, a logistic regression, test once.
 
-    result = probe.run(model, preprocess, params, prepared, device, name="vit_linear")
+    result = probe.linear("vit", params, prepared, device)   # or probe.run(model, preprocess, ..., name=...)
     row = probe.write_results(result, params, prepared)
 
 What `run` does, after the CLIP paper (Radford et al. 2021, appendix A.3), LAION's CLIP_benchmark
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from foodlib import artifacts, figures, metrics
+from foodlib import artifacts, figures, metrics, models
 from foodlib.config import Params
 from foodlib.data.prepare import Prepared
 from foodlib.probe import cache, fewshot, logreg, plots, sweep
@@ -111,6 +111,21 @@ def run(model, preprocess, params: Params, prepared: Prepared, device: str, *, n
                       log10_min=log10_min, log10_max=log10_max, steps_per_decade=steps_per_decade, max_iter=max_iter)
     result.seconds = {"features": extracted, **result.seconds}
     return result
+
+
+def linear(model_name: str, params: Params, prepared: Prepared, device: str, progress: bool = True) -> ProbeResult:
+    """The linear probe of a registered model's pretrained backbone (`models.load`: the weights 02-04 start from,
+    frozen), as the parameters say (`fewshot_k`, `fewshot_seeds`); its artifacts are `<model_name>_linear`."""
+    name = models.artifact_name(model_name, "linear")
+    fewest = int(prepared.split("train")["label"].value_counts().min())
+    ks = [k for k in params.fewshot_ks if k <= fewest]
+    if len(ks) < len(params.fewshot_ks):  # a scaled-down run: k images of a class it does not have
+        print(f"{name}: no few-shot probe at k > {fewest}: the smallest class has {fewest} training images")
+    model, preprocess = models.load(model_name, params, prepared.classes, device=device)
+    head = getattr(models.spec(model_name).family, "head", "classifier")  # CLIP has none: its layer is fixed
+    return run(model, preprocess, params, prepared, device, name=name, head=head,
+               ks=(*ks, fewshot.ALL) if params.fewshot_ks else (), seeds=tuple(range(params.fewshot_seeds)),
+               progress=progress)
 
 
 def cross_entropy(result: ProbeResult) -> float:

@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from foodlib import artifacts, config
+from foodlib import artifacts, config, paths
 
 SKIPPED = ("cache", "checkpoints", "tensorboard")
 
@@ -21,9 +21,9 @@ def record(profile: str, results_dir: str = "results", dest: str | Path | None =
     """Replace `record/<profile>/` with a copy of `<results_dir>/<profile>/` (without its cache)."""
     source = config.resolve(profile, results_dir=results_dir).run_dir
     if not (source / "REPORT.md").exists():
-        raise FileNotFoundError(f"no finished run in {config.shown(source)} (its REPORT.md is missing): "
+        raise FileNotFoundError(f"no finished run in {paths.shown(source)} (its REPORT.md is missing): "
                                 f"run ./run_all.sh --profile {profile} first")
-    target = Path(dest) if dest else config.project_root() / "record" / profile
+    target = Path(dest) if dest else paths.project_root() / "record" / profile
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, config.ParameterError) as err:
         print(f"run_all.sh: {err}", file=sys.stderr)
         return 2
-    print(f"recorded {config.shown(target)}")
+    print(f"recorded {paths.shown(target)}")
     return 0
 
 

@@ -45,13 +45,17 @@ def _sections() -> tuple[Section, ...]:
                 (r"data_counts", r"problem_files", r"data_samples", r"data_sizes", r"data_.*")),
         Section("Fine-tuning: " + " and ".join(registry.spec(n).title for n in tuned),
                 " / ".join(registry.spec(n).notebook for n in tuned),
-                "Training curves (train/validation loss, validation accuracy per epoch) of the full fine-tunes and "
-                "linear probes.",
-                (rf"({tuned_names})(_linear)?_curves", rf"({tuned_names})(_linear)?_history", rf"({tuned_names})_.*")),
+                "Training curves (train/validation loss, validation accuracy per epoch) of the full fine-tunes.",
+                (rf"({tuned_names})_curves", rf"({tuned_names})_history", rf"({tuned_names})_(?!linear).*")),
         Section("Zero-shot: " + " and ".join(registry.spec(n).title for n in zero),
                 " / ".join(registry.spec(n).notebook for n in zero),
                 "Zero-shot accuracy per prompt set on the same test images.",
-                (rf"({zero_names})_prompts", rf"({zero_names})_.*")),
+                (rf"({zero_names})_prompts", rf"({zero_names})_(?!linear).*")),
+        Section("Linear probes and few-shot", "05_comparison",
+                "The same probe for every backbone (a logistic regression on its frozen features, its L2 strength "
+                "chosen on validation): what the features give against what training or prompts add, and how the "
+                "probes grow with labelled images per class beside CLIP's zero-shot head.",
+                (r"features_vs_training", r"fewshot", r".*_linear_sweep", r".*_linear_fewshot.*")),
         Section("Comparison", "05_comparison",
                 "Accuracy with 95% confidence intervals, whether the differences are significant, where the models "
                 "disagree, which classes each finds hard, and how well calibrated they are.",

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from foodlib import config, runtime
+from foodlib import config, paths, runtime
 from foodlib.run import cli, estimate, footprint, report
 
 SERIES = [
@@ -26,6 +26,9 @@ SERIES = [
 ]
 PROG = "run_all.sh"
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+# For every kernel: ipykernel 6 (Colab's) imports debugpy at start, and on Python 3.11+ debugpy warns in four lines
+# that frozen modules may hide breakpoints. No one attaches a debugger to these kernels: its own switch skips the check.
+KERNEL_ENV = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 
 
 def parse_value(text: str) -> Any:
@@ -149,7 +152,7 @@ def _execute(nb: Path, target: Path, parameters: dict[str, Any], km) -> None:
         # runs from the checkout) keep this machine's location out of the document.
         pm.execute_notebook(
             _from_cwd(nb), _from_cwd(target), parameters=parameters, kernel_name="python3", km=km,
-            cwd=str(config.project_root()), progress_bar=False, log_output=True,
+            cwd=str(paths.project_root()), progress_bar=False, log_output=True,
         )
     finally:
         logging.getLogger("papermill").removeFilter(quiet)
@@ -159,7 +162,7 @@ def _from_cwd(path: Path) -> str:
     """`path` relative to the current directory when it lies in the checkout, else as it is (a results_dir
     outside the checkout is the user's own choice)."""
     path = path.resolve()
-    if not path.is_relative_to(config.project_root()):
+    if not path.is_relative_to(paths.project_root()):
         return str(path)
     return os.path.relpath(path, Path.cwd().resolve())
 
@@ -191,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     with cli.usage_errors(PROG):  # before any notebook runs: one line and exit 2, not a traceback
         params, overrides = _resolve(args)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    for name, value in KERNEL_ENV.items():  # the kernels inherit the runner's environment
+        os.environ.setdefault(name, value)
 
-    root = config.project_root()
+    root = paths.project_root()
     notebooks, missing = select(root / "notebooks", args.only, args.start)
     if missing:
         print("not present yet (skipped): " + ", ".join(missing))

@@ -1,6 +1,6 @@
-"""Notebooks 02 and 03: fine-tuning and linear probing, then scoring the test split.
+"""Notebooks 02 and 03: fine-tuning, then scoring the test split (their linear probe is `foodlib.probe`'s).
 
-    result = train.fit("vit", params, prepared, "finetune", device=device)
+    result = train.fit("vit", params, prepared, device=device)
     metrics = train.write_results(result, params, prepared, device)
 
   session      what a run starts from (`Session`) and the result it ends with (`TrainResult`)
@@ -13,7 +13,6 @@
 """
 from __future__ import annotations
 
-from foodlib import registry
 from foodlib.config import Params
 from foodlib.data.prepare import Prepared
 from foodlib.train import distributed, loop, plots, scoring, session
@@ -26,21 +25,16 @@ __all__ = ["fit", "write_results", "metrics_table", "predict", "TrainResult", "P
            "EpochSeeded", "mix", "plots"]
 
 
-def fit(model_name: str, params: Params, prepared: Prepared, variant: str = "finetune", *, device: str,
-        progress: bool = True) -> TrainResult | None:
-    """Train (or resume, or reuse a finished run of) `model_name` on the prepared data, on `device`.
+def fit(model_name: str, params: Params, prepared: Prepared, *, device: str, progress: bool = True) -> TrainResult:
+    """Fine-tune (or resume, or reuse a finished run of) `model_name` on the prepared data, on `device`.
 
     The path is chosen here: with a published fine-tune (`<model_name>_finetuned`) the fine-tune is that
-    checkpoint, evaluated instead of trained, and the linear probe is skipped (None); with
-    `num_processes > 1`, data-parallel processes train it; otherwise this process does.
+    checkpoint, evaluated instead of trained; with `num_processes > 1`, data-parallel processes train it;
+    otherwise this process does.
     """
     published = params.finetuned(model_name)
     if published:
-        if variant != "finetune":
-            print(f"{registry.artifact_name(model_name, variant)}: skipped: {model_name}_finetuned={published!r} "
-                  "stands in for training")
-            return None
         return session.from_published(model_name, params, prepared, published, device)
     if params.num_processes > 1:  # the kernel launches the processes, then loads what they saved
-        return distributed.fit(model_name, params, prepared, variant, device, progress)
-    return loop.fit(model_name, params, prepared, variant, device, progress)
+        return distributed.fit(model_name, params, prepared, device, progress)
+    return loop.fit(model_name, params, prepared, device, progress)

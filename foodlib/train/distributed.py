@@ -59,14 +59,14 @@ def check(params: Params, device: str) -> None:
                              f"use num_processes <= {available}")
 
 
-def fit(model_name: str, params: Params, prepared: Prepared, variant: str, device: str,
+def fit(model_name: str, params: Params, prepared: Prepared, device: str,
         progress: bool) -> TrainResult:
     """Train in `params.num_processes` processes, then return the result as `loop.fit` does with one."""
     check(params, device)
     # In the kernel, on the CPU: the model is built or downloaded once, and stale checkpoints are cleared.
-    session = open_session(model_name, params, prepared, variant, "cpu")
+    session = open_session(model_name, params, prepared, "cpu")
     if not session.state["finished"]:
-        _launch(model_name, params, prepared, variant, progress, device)
+        _launch(model_name, params, prepared, progress, device)
         session.state = json.loads((session.last / "state.json").read_text())
     elif progress:
         already_trained(session)
@@ -78,7 +78,7 @@ def fit(model_name: str, params: Params, prepared: Prepared, variant: str, devic
     return finish(session, prepared)
 
 
-def _launch(model_name: str, params: Params, prepared: Prepared, variant: str, progress: bool, device: str) -> None:
+def _launch(model_name: str, params: Params, prepared: Prepared, progress: bool, device: str) -> None:
     import torch.multiprocessing as mp
 
     n = params.num_processes
@@ -90,13 +90,13 @@ def _launch(model_name: str, params: Params, prepared: Prepared, variant: str, p
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(max(1, runtime.cpu_cores() // n)))}
     with _environment(env):
         try:
-            mp.start_processes(_worker, args=(model_name, params, prepared, variant, progress, device), nprocs=n,
+            mp.start_processes(_worker, args=(model_name, params, prepared, progress, device), nprocs=n,
                                start_method="spawn")
         except mp.ProcessRaisedException as exc:
             raise RuntimeError(f"data-parallel training failed in one of its {n} processes:\n{exc}") from None
 
 
-def _worker(rank: int, model_name: str, params: Params, prepared: Prepared, variant: str, progress: bool,
+def _worker(rank: int, model_name: str, params: Params, prepared: Prepared, progress: bool,
             device: str) -> None:
     """One process of the run (`rank` 0 is the main one: it saves, logs and prints)."""
     from accelerate import Accelerator
@@ -115,7 +115,7 @@ def _worker(rank: int, model_name: str, params: Params, prepared: Prepared, vari
                       kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)])
     if params.num_workers < 0:  # "one per core" shared by the processes
         params = dataclasses.replace(params, num_workers=runtime.num_workers(-1) // n)
-    session = open_session(model_name, params, prepared, variant, device)
+    session = open_session(model_name, params, prepared, device)
     if session.state["global_step"]:
         checkpoints.load_last(session.last, session.model, session.optimizer, device)
         if acc.is_main_process:

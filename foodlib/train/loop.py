@@ -37,9 +37,9 @@ LOG_EVERY = 25  # steps between TensorBoard train-loss points (reading the loss 
 MAX_GRAD_NORM = 1.0
 
 
-def fit(model_name: str, params, prepared: Prepared, variant: str, device: str, progress: bool) -> TrainResult:
+def fit(model_name: str, params, prepared: Prepared, device: str, progress: bool) -> TrainResult:
     """Train `model_name` in this process (or resume, or reuse a finished run); the best epoch's result."""
-    session = open_session(model_name, params, prepared, variant, device)
+    session = open_session(model_name, params, prepared, device)
     state = session.state
     if state["global_step"] and not state["finished"]:
         checkpoints.load_last(session.last, session.model, session.optimizer, device)
@@ -121,7 +121,7 @@ class Trainer:
     def _epoch(self, batches, writer) -> bool:
         """Train on the rest of the current epoch; False if max_steps stopped it."""
         s, bar = self.state, self.bar
-        self.model.train(self.plan.variant == "finetune")  # the probe's frozen backbone stays in eval mode
+        self.model.train()
         running = torch.zeros((), dtype=torch.float64, device=self.device)
         t0 = time.perf_counter()
         for x, y in batches:

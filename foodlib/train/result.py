@@ -15,7 +15,6 @@ class TrainResult:
 
     name: str  # artifact name: vit, vit_linear, ...
     model_name: str
-    variant: str
     model: Any
     preprocess: models.Preprocess
     history: pd.DataFrame

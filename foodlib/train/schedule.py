@@ -6,16 +6,10 @@ from dataclasses import dataclass
 
 from foodlib.config import Params
 
-# Linear probe without weight decay and without TrivialAugment (crop + flip only), as in MAE's
-# linear-probing recipe (He et al. 2022, "Masked Autoencoders Are Scalable Vision Learners", appendix A.2).
-LINEAR_WEIGHT_DECAY = 0.0
-
-
 @dataclass
 class Plan:
-    """What one training run does: derived from the parameters and the variant."""
+    """What one training run does: derived from the parameters."""
 
-    variant: str
     epochs: int
     lr: float
     weight_decay: float
@@ -34,8 +28,7 @@ class Plan:
         return self.lr * max(0.0, (self.total_steps - step) / max(1, self.total_steps - warmup))
 
 
-def make_plan(params: Params, variant: str, num_train: int) -> Plan:
+def make_plan(params: Params, num_train: int) -> Plan:
+    """The fine-tune's plan for `num_train` training images."""
     steps = math.ceil(num_train / params.batch_size)
-    if variant == "linear":
-        return Plan(variant, params.linear_probe_epochs, params.linear_probe_lr, LINEAR_WEIGHT_DECAY, False, steps)
-    return Plan(variant, params.num_epochs, params.lr, params.weight_decay, params.augment, steps)
+    return Plan(params.num_epochs, params.lr, params.weight_decay, params.augment, steps)

@@ -1,6 +1,6 @@
 """What a training run starts from and what it ends with: `Session`, `open_session`, `finish`.
 
-A `Session` holds everything one run of one variant needs (model, data, plan,
+A `Session` holds everything one fine-tuning run needs (model, data, plan,
 optimizer, trainer state, checkpoint folder, device) and is passed whole to the
 loop, one process or several. `finish` turns a trained session into the
 `TrainResult` notebooks read; `from_published` makes the same result from a
@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from foodlib import artifacts, config, models, runtime
+from foodlib import artifacts, models, paths, runtime
 from foodlib.config import Params
 from foodlib.data import evalcache, loader
 from foodlib.data.prepare import Prepared
@@ -29,10 +29,9 @@ from foodlib.train.schedule import Plan, make_plan
 
 @dataclass
 class Session:
-    """One training run of one variant: what the loop needs, passed whole."""
+    """One fine-tuning run: what the loop needs, passed whole."""
 
     model_name: str  # registry name: vit | swin
-    variant: str  # finetune | linear
     params: Params
     device: str  # resolved once, by runtime.setup
     model: Any  # the model trained and saved (never a compiled or DDP wrapper)
@@ -46,11 +45,11 @@ class Session:
     @property
     def name(self) -> str:
         """Artifact name: vit, vit_linear, ..."""
-        return models.artifact_name(self.model_name, self.variant)
+        return models.artifact_name(self.model_name)
 
     @property
     def ckpt(self) -> Path:
-        return models.checkpoint_dir(self.model_name, self.params, self.variant)
+        return models.checkpoint_dir(self.model_name, self.params)
 
     @property
     def last(self) -> Path:
@@ -59,13 +58,6 @@ class Session:
     @property
     def amp_dtype(self):
         return runtime.autocast_dtype(self.params.mixed_precision, self.device)
-
-
-def freeze_for(model, model_name: str, variant: str) -> None:
-    """Linear probe: only the head learns."""
-    head = models.spec(model_name).family.head + "."
-    for name, p in model.named_parameters():
-        p.requires_grad = variant == "finetune" or name.startswith(head)
 
 
 def optimizer(model, plan: Plan):
@@ -87,18 +79,17 @@ def resume_fingerprint(params: Params, model_name: str, plan: Plan, classes: lis
     }))
 
 
-def open_session(model_name: str, params: Params, prepared: Prepared, variant: str, device: str) -> Session:
+def open_session(model_name: str, params: Params, prepared: Prepared, device: str) -> Session:
     """What a run starts from: model, data, plan, optimizer and the trainer state (resumed when it matches)."""
     model, preprocess = models.load(model_name, params, prepared.classes, device=device)
-    freeze_for(model, model_name, variant)
     train_images = loader.CachedImages(prepared, "train", None)
-    plan = make_plan(params, variant, len(train_images))
+    plan = make_plan(params, len(train_images))
     train_images.transform = preprocess.train_uint8(augment=plan.augment)  # uint8 batches, normalised on the device
     val_set = evalcache.for_run(params, prepared, "val", preprocess)
-    ckpt = models.checkpoint_dir(model_name, params, variant)
+    ckpt = models.checkpoint_dir(model_name, params)
     fingerprint = resume_fingerprint(params, model_name, plan, list(prepared.classes), prepared.root)
     state = checkpoints.resume_state(ckpt, fingerprint) or checkpoints.new_state(fingerprint)
-    return Session(model_name, variant, params, device, model, preprocess, plan, EpochSeeded(train_images, params.seed),
+    return Session(model_name, params, device, model, preprocess, plan, EpochSeeded(train_images, params.seed),
                    val_set, optimizer(model, plan), state)
 
 
@@ -107,16 +98,14 @@ def finish(session: Session, prepared: Prepared) -> TrainResult:
     s = session
     model, preprocess = s.model, s.preprocess
     if s.state["best_epoch"] is not None:
-        model, preprocess = models.load_trained(s.model_name, s.params, prepared.classes, device=s.device,
-                                                variant=s.variant)
-        freeze_for(model, s.model_name, s.variant)  # so the trainable-parameter count describes this variant
+        model, preprocess = models.load_trained(s.model_name, s.params, prepared.classes, device=s.device)
     model.eval()
-    return TrainResult(s.name, s.model_name, s.variant, model, preprocess, pd.DataFrame(s.state["history"]),
+    return TrainResult(s.name, s.model_name, model, preprocess, pd.DataFrame(s.state["history"]),
                        s.state)
 
 
 def already_trained(session: Session) -> None:
-    print(f"{session.name}: already trained with these settings ({config.shown(session.ckpt)}); delete that folder "
+    print(f"{session.name}: already trained with these settings ({paths.shown(session.ckpt)}); delete that folder "
           "to train again")
 
 
@@ -127,9 +116,9 @@ def from_published(model_name: str, params: Params, prepared: Prepared, path_or_
     ckpt = models.checkpoint_dir(model_name, params)
     shutil.rmtree(ckpt, ignore_errors=True)  # a later run without it must not mistake this for its own training
     checkpoints.save_best(ckpt / "best", model, path_or_id, params, epoch=None)
-    print(f"{model_name}: using the published fine-tune {config.shown(path_or_id)} (labels matched to the dataset's "
+    print(f"{model_name}: using the published fine-tune {paths.shown(path_or_id)} (labels matched to the dataset's "
           "classes by name); not trained here")
     state = {**checkpoints.new_state({}), "finished": True, "stop_reason": "published fine-tune",
              "published": path_or_id}
-    return TrainResult(models.artifact_name(model_name), model_name, "finetune", model, preprocess, pd.DataFrame(),
+    return TrainResult(models.artifact_name(model_name), model_name, model, preprocess, pd.DataFrame(),
                        state)

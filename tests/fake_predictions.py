@@ -7,13 +7,16 @@ that difficulty plus its own noise.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from foodlib import artifacts, metrics
 from foodlib.config import Params
 from foodlib.data import prepare
 
-SKILL = {"vit": 0.9, "swin": 1.0, "clip": 0.4, "vit_linear": 0.2, "swin_linear": 0.3}
-FINE_TUNED = {"vit", "swin", "vit_linear", "swin_linear"}
+SKILL = {"vit": 0.9, "swin": 1.0, "clip": 0.4, "vit_linear": 0.2, "swin_linear": 0.3, "clip_linear": 0.6}
+FINE_TUNED = {"vit", "swin"}
+PROBES = {"vit_linear", "swin_linear", "clip_linear"}
+FEWSHOT_KS = ("1", "2", "4", "all")
 
 
 def fabricate(params: Params, models=tuple(SKILL), seed: int = 0) -> prepare.Prepared:
@@ -33,10 +36,21 @@ def fabricate(params: Params, models=tuple(SKILL), seed: int = 0) -> prepare.Pre
         extra = {"num_parameters": 1000 + len(model), "eval_images_per_s": 50.0 + len(model)}
         if model in FINE_TUNED:
             extra.update(train_wall_time_s=12.5, train_images_per_s=40.0)
+        elif model in PROBES:
+            extra.update(strength=1.0, final_fit="train+val")
+            _fewshot_summary(model, params, metrics.summarize(labels, probs)["top1"])
         else:
             extra.update(prompt_set="food")
         artifacts.write_metrics({**metrics.summarize(labels, probs), **extra}, model, params)
     return prepared
+
+
+def _fewshot_summary(model: str, params: Params, top1: float) -> None:
+    """The table a probe's notebook writes (`tables/<probe>_fewshot_summary`): rising with k up to `top1`."""
+    means = [top1 * (i + 1) / len(FEWSHOT_KS) for i in range(len(FEWSHOT_KS))]
+    table = pd.DataFrame({"k": FEWSHOT_KS, "seeds": [2, 2, 2, 1], "n_train": [10, 20, 40, 300], "mean": means,
+                          "std": 0.01, "min": [m - 0.02 for m in means], "max": [m + 0.02 for m in means]})
+    artifacts.write_table(table, f"{model}_fewshot_summary", params)
 
 
 def fake_probs(pred: np.ndarray, num_classes: int, rng: np.random.Generator) -> np.ndarray:

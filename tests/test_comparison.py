@@ -263,15 +263,23 @@ def test_notebook_05_artifacts(smoke_ok):
 def _check_artifacts(params, expect_models):
     tables, figures = params.subdir("tables"), params.subdir("figures")
     for name in ("comparison_headline", "comparison_pairwise", "disagreements", "disagreement_counts",
-                 "per_class_accuracy", "class_gaps", "confused_pairs", "calibration", "reliability_bins"):
+                 "per_class_accuracy", "class_gaps", "confused_pairs", "calibration", "reliability_bins",
+                 "features_vs_training", "fewshot"):
         assert (tables / f"{name}.csv").exists() and (tables / f"{name}.md").exists(), name
         assert (tables / f"{name}.csv.meta.json").exists(), name
     for name in ("comparison_accuracy", "comparison_pairwise", "disagreement_upset", "class_gaps",
-                 "confusion_top_classes", "reliability"):
+                 "confusion_top_classes", "reliability", "fewshot"):
         assert (figures / f"{name}.png").stat().st_size > 10_000, name
     headline = pd.read_csv(tables / "comparison_headline.csv")
     assert set(expect_models) <= set(headline["model"])
     assert (headline["top1_ci_low"] <= headline["top1"]).all() and (headline["top1"] <= headline["top1_ci_high"]).all()
+    versus = pd.read_csv(tables / "features_vs_training.csv").set_index("trained")
+    top1 = headline.set_index("model")["top1"]
+    assert list(versus.index) == MAIN and (versus["probe"] == [f"{m}_linear" for m in MAIN]).all()
+    difference = 100 * (top1[MAIN].to_numpy() - top1[versus["probe"]].to_numpy())
+    assert np.allclose(versus["difference_points"], difference, atol=0.02)  # the csv rounds to 4 decimals
+    shots = pd.read_csv(tables / "fewshot.csv", dtype={"k": str})
+    assert set(shots["model"]) == {f"{m}_linear" for m in MAIN} and (shots.groupby("model")["k"].last() == "all").all()
     pairwise = pd.read_csv(tables / "comparison_pairwise.csv")
     k = len(headline)
     assert len(pairwise) == k * (k - 1) // 2 and pairwise["mcnemar_p"].between(0, 1).all()

@@ -31,7 +31,8 @@ def test_every_list_of_models_derives_from_the_registry():
     assert compare.MAIN_MODELS == tuple(models.available())
     assert compare.KNOWN_MODELS == tuple(models.artifact_names())
     assert [models.producer(n) for n in models.artifact_names()] == [
-        "02_vit_finetune", "03_swin_finetune", "04_clip_zero_shot", "02_vit_finetune", "03_swin_finetune"]
+        "02_vit_finetune", "03_swin_finetune", "04_clip_zero_shot", "02_vit_finetune", "03_swin_finetune",
+        "04_clip_zero_shot"]
     colours = [models.colour(n) for n in models.artifact_names()]
     assert len(set(colours)) == len(colours) and models.colour("not_a_model") == "tab:gray"
     titles = " ".join(s.title for s in report.SECTIONS)

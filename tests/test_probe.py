@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from foodlib import artifacts, config, models, registry
 from foodlib.models import archs, tinyclip
 from foodlib.models.common import CLIP_MEAN, CLIP_STD, import_clip
-from foodlib.models.preprocess import Preprocess
+from foodlib.data.preprocess import Preprocess
 from foodlib.probe import cache, features, fewshot, logreg, protocol, sweep
 
 

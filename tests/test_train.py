@@ -56,7 +56,7 @@ def test_the_augment_parameter_decides_trivial_augment(prepared_smoke, augment):
     base, prepared = prepared_smoke
     params = config.resolve("smoke", results_dir=base.results_dir, augment=augment)
     assert train.make_plan(params, 10).augment is augment
-    steps = session.open_session("vit", params, prepared, "finetune", "cpu").train_set.images.transform.steps
+    steps = session.open_session("vit", params, prepared, "cpu").train_set.images.transform.steps
     assert any(isinstance(s, TrivialAugmentPil) for s in steps) is augment
     assert len(steps) == 1 + augment  # RandomResizedCrop + flip, then TrivialAugment when asked
 

@@ -32,7 +32,7 @@ from foodlib.data.prepare import Prepared
 from foodlib.probe import features
 
 if TYPE_CHECKING:
-    from foodlib.models.preprocess import Preprocess
+    from foodlib.data.preprocess import Preprocess
 
 FORMAT = 1  # bump when what a cached file holds changes
 

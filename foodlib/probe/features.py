@@ -28,7 +28,7 @@ from typing import Iterable, Iterator
 import torch
 from torch.utils.data import Dataset
 
-from foodlib import runtime
+from foodlib import frontend, runtime
 from foodlib.data import loader
 from foodlib.data.prepare import Prepared
 
@@ -80,7 +80,7 @@ def extract(model, batches: Iterable, *, device: str, normalize=None, amp_dtype=
     was_training = model.training
     model.eval()
     feats, labels = [], []
-    bar = runtime.progress(total=len(batches) if hasattr(batches, "__len__") else 0, desc=desc, enabled=progress)
+    bar = frontend.progress(total=len(batches) if hasattr(batches, "__len__") else 0, desc=desc, enabled=progress)
     with captured(model, head) as out:
         for images, y in batches:
             x = loader.to_device(images, device, normalize)

@@ -1,6 +1,8 @@
 """The run set against the published figures: each named once in the registry, compared with a verdict."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -66,7 +68,7 @@ def test_a_subset_trained_fine_tune_is_not_compared_but_zero_shot_is():
 
 def test_the_smoke_report_shows_the_standing_first(smoke_ok):
     table = pd.read_csv(smoke_ok.subdir("tables") / "published_comparison.csv")
-    assert set(table["model"]) == set(registry.available())
+    assert set(table["model"]) == set(registry.artifact_names())  # the main models and their linear probes
     assert set(table["verdict"]) == {"not comparable: synthetic data"}
     report = (smoke_ok.run_dir / "REPORT.md").read_text()
     first = report.split("\n## ")[1]
@@ -77,3 +79,35 @@ def test_the_smoke_report_shows_the_standing_first(smoke_ok):
 def test_the_note_a_notebook_prints_says_whose_figure_it_is(data_source, caveat):
     note = registry.published_note("vit", data_source)
     assert f"{100 * registry.published('vit')[0].top1:.1f}% top-1" in note and caveat in note and PEDRO in note
+
+
+def _all_figures() -> list[registry.Published]:
+    names = ("ViT-B/32", "RN50", "ViT-B/16", "ViT-L/14")
+    return [*registry.published("vit"), *registry.published("swin"),
+            *(f for n in names for v in (None, "linear") for f in registry.published("clip", n, v))]
+
+
+def test_the_probes_published_figures_are_named_with_their_protocol():
+    (probe,) = registry.published("clip", "ViT-L/14", "linear")
+    assert probe.top1 == 0.952 and "Table 10" in probe.source and "validation" in probe.protocol
+    assert registry.published("clip", "ViT-B/32", "linear") == () and registry.published("vit", variant="linear") == ()
+    assert "No published Food-101 figure is registered for clip_linear ViT-B/32" in registry.published_note(
+        "clip", "hub", "ViT-B/32", variant="linear")
+
+
+def test_every_figure_a_notebook_says_to_expect_is_the_registrys():
+    """The markdown states what to expect next to each result ("about **90.8% top-1**"), as the ViT colab writes
+    "Should be ~97.7%": every such figure must be one the registry holds, and 02-05 must each state one."""
+    import nbformat
+
+    from foodlib import paths
+
+    known = {f"{100 * f.top1:.1f}" for f in _all_figures()}
+    stated = {}
+    for path in sorted((paths.project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+        stated[path.name[:2]] = re.findall(r"\*\*(\d+\.\d)% top-1\*\*", text)
+    assert all(stated[nb] for nb in ("02", "03", "04", "05")), stated
+    unknown = {nb: [v for v in values if v not in known] for nb, values in stated.items()}
+    assert not any(unknown.values()), f"figures not in the registry: {unknown} (it holds {sorted(known)})"
+    assert {"90.8", "88.6", "84.4"} <= {v for values in stated.values() for v in values}

@@ -5,7 +5,7 @@
 A notebook's time is a sum of parts, each `fixed + per_image * images` (a `Line`): a trained variant's epoch
 (its artifact name, "vit") over fit + val images, repeated per epoch (the fine-tune `num_epochs` times, another
 variant trained for epochs as often as when measured); the notebook's rest, once, over the images it reads (01
-every file, 02 / 03 every usable image: a probe's features, val and test, 04 / 05 the test split, 06 its deletion
+every file, 02 / 03 / 04 every usable image: a probe's features, val and test, 05 the test split, 06 its deletion
 test's forward passes, 07 none); compiling (the metrics' torch.compile seconds), once, fixed.
 `cpu_lines` holds seconds per image measured on a 2-core CPU and no fixed cost (`cpu_estimate`, printed by
 run_all.sh before a full-scale CPU run); `fit` fits lines on finished runs of the series at two data sizes or more
@@ -104,7 +104,7 @@ def images(notebook: str, part: str, params: Params) -> int:
         return 0 if part == COMPILE else n["fit"] + n["val"]
     usable = n["fit"] + n["val"] + n["test"]
     deletion = min(params.attention_images, n["test"]) * (params.deletion_steps + 1)
-    return {"01": n["files"], "02": usable, "03": usable, "04": n["test"], "05": n["test"], "06": deletion,
+    return {"01": n["files"], "02": usable, "03": usable, "04": usable, "05": n["test"], "06": deletion,
             "07": 0}.get(notebook[:2], n["test"])
 
 
@@ -126,12 +126,13 @@ def cpu_lines(params: Params, cores: int = MEASURED_CORES) -> dict[tuple[str, st
     prepare = PREPARE_S_PER_IMAGE + (GENERATE_S_PER_IMAGE if photos else 0.0)  # per core, one process per core
     deletion = DELETION_CURVE_SETS * images("06", REST, params)
     seconds = {("01_data_prep", REST): n["files"] * prepare / max(1, cores),
-               ("04_clip_zero_shot", REST): n["test"] * s["clip", "eval"],
+               # the probe's frozen features of every usable image, and the zero-shot test pass
+               ("04_clip_zero_shot", REST): (n["fit"] + n["val"] + 2 * n["test"]) * s["clip", "eval"],
                ("06_attention_maps", REST): deletion * sum(s[m, "eval"] for m in ("vit", "swin", "clip"))}
     for nb, model in (("02_vit_finetune", "vit"), ("03_swin_finetune", "swin")):
         train, evaluate = s[model, "train"], s[model, "eval"]
-        if params.finetuned(model):  # a published fine-tune: only its test pass
-            seconds[nb, REST] = n["test"] * evaluate
+        if params.finetuned(model):  # a published fine-tune: the probe, and its test pass
+            seconds[nb, REST] = (n["fit"] + n["val"] + 2 * n["test"]) * evaluate
             continue
         seconds[nb, model] = n["fit"] * train + n["val"] * evaluate
         # the probe's frozen features of every usable image, then both models' test passes

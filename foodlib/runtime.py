@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from foodlib import config, paths
+from foodlib import paths
 from foodlib.config import Params
 
 OFFLINE_PROFILES = {"smoke", "rehearsal"}  # rehearsal: models built from configs, data generated

@@ -15,7 +15,7 @@ import torch
 
 from foodlib import artifacts
 from foodlib.attention import faithfulness, plots, vit
-from foodlib.attention.catalogue import GALLERY_SETS, test_paths
+from foodlib.attention.catalogue import test_paths
 from foodlib.attention.explain import Explainer, load_eval_images
 from foodlib.attention.resize import load_resized
 from foodlib.config import Params

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import torch
 
-from foodlib import artifacts, config, paths, registry
+from foodlib import artifacts, paths, registry
 from foodlib.config import Params
 from foodlib.data.prepare import load_prepared
 from foodlib.models import archs, tinyclip

@@ -126,8 +126,7 @@ def cpu_lines(params: Params, cores: int = MEASURED_CORES) -> dict[tuple[str, st
     prepare = PREPARE_S_PER_IMAGE + (GENERATE_S_PER_IMAGE if photos else 0.0)  # per core, one process per core
     deletion = DELETION_CURVE_SETS * images("06", REST, params)
     seconds = {("01_data_prep", REST): n["files"] * prepare / max(1, cores),
-               # the probe's frozen features of every usable image, and the zero-shot test pass
-               ("04_clip_zero_shot", REST): (n["fit"] + n["val"] + 2 * n["test"]) * s["clip", "eval"],
+               ("04_clip_zero_shot", REST): (n["fit"] + n["val"] + 2 * n["test"]) * s["clip", "eval"],  # as 02's
                ("06_attention_maps", REST): deletion * sum(s[m, "eval"] for m in ("vit", "swin", "clip"))}
     for nb, model in (("02_vit_finetune", "vit"), ("03_swin_finetune", "swin")):
         train, evaluate = s[model, "train"], s[model, "eval"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -24,7 +23,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fake_catalogue import fabricate  # noqa: E402
 
-from foodlib import attention  # noqa: E402
+from foodlib import artifacts, attention  # noqa: E402
+from foodlib.bench.common import machine_info  # noqa: E402
 
 
 def steps(catalogue) -> dict[str, float]:
@@ -33,10 +33,10 @@ def steps(catalogue) -> dict[str, float]:
     view = attention.Explorer(catalogue, {}, {}, seed=0)
     out["build (first set, first view drawn)"] = time.perf_counter() - t0
     other = catalogue.test.index[catalogue.test["label"] == 90][170]
-    changes = {"browse a class (250 images, 3 pages)": lambda: setattr(view.browse, "value", "class:57"),
+    changes = {"browse a class (250 images)": lambda: setattr(view.browse, "value", "class:57"),
                "next page": lambda: setattr(view.page, "value", 2),
                "find an id in another class": lambda: setattr(view.search, "value", other),
-               "browse all test images (253 pages)": lambda: setattr(view.browse, "value", "all"),
+               "browse all 25,250 test images": lambda: setattr(view.browse, "value", "all"),
                "random image": view.random.click,
                "pick another image on the page": lambda: setattr(view.image, "value", view.image.options[7][1])}
     for name, change in changes.items():
@@ -58,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, seconds in medians.items():
         print(f"{seconds:7.3f} s  {name}")
     if args.out:
-        Path(args.out).write_text(json.dumps({"command": "python tools/explorer_bench.py " + " ".join(argv or sys.argv[1:]),
-                                              "machine": platform.processor() or platform.machine(),
-                                              "python": platform.python_version(), "repeats": args.repeats,
-                                              "median_seconds": medians}, indent=1) + "\n")
+        command = "python tools/explorer_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        record = {"command": command, "date": time.strftime("%Y-%m-%d"), "commit": artifacts.git_commit(),
+                  "machine": machine_info(), "repeats": args.repeats, "median_seconds": medians}
+        Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
     return 0
 
 

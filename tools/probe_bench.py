@@ -2,6 +2,7 @@
 
     python tools/probe_bench.py                          # Food-101 scale: 72,000 x 768, 101 classes, 3,800 val
     python tools/probe_bench.py --n 7200 --device cuda   # smaller, or on a GPU
+    python tools/probe_bench.py --out benchmarks/probe_cpu_2core.json   # also the record: machine, commit, rows
 
 Features: a random mean per class plus unit Gaussian noise (`--scale` sets how far apart the means are,
 hence how separable the classes are). Prints, as JSON lines, each fit's strength, iterations and seconds.
@@ -10,10 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
+import sys
 import time
+from pathlib import Path
 
 import torch
 
+from foodlib import artifacts
+from foodlib.bench.common import machine_info
 from foodlib.probe import logreg, sweep
 
 
@@ -36,22 +42,35 @@ def main() -> None:
     ap.add_argument("--max-iter", type=int, default=1000)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-sweep", action="store_true", help="only the single fit")
+    ap.add_argument("--out", help="also write every row, the machine and the commit as JSON")
     args = ap.parse_args()
+    rows = []
+
+    def say(row: dict) -> None:
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
     train = features(args.n, args.dim, args.classes, args.scale, 1, args.device)
     val = features(args.val, args.dim, args.classes, args.scale, 2, args.device)
     t0 = time.perf_counter()
     one = logreg.fit(*train, args.classes, args.strength, max_iter=args.max_iter)
     seconds = time.perf_counter() - t0
-    print(json.dumps({"fit": "single", "strength": args.strength, "iterations": one.iterations,
-                      "seconds": round(seconds, 2), "s_per_iteration": round(seconds / max(one.iterations, 1), 4),
-                      "val_top1": round(logreg.score(one, *val)[0], 4), "threads": torch.get_num_threads()}))
+    say({"fit": "single", "strength": args.strength, "iterations": one.iterations,
+         "seconds": round(seconds, 2), "s_per_iteration": round(seconds / max(one.iterations, 1), 4),
+         "val_top1": round(logreg.score(one, *val)[0], 4), "threads": torch.get_num_threads()})
     if not args.no_sweep:
         result = sweep.search(*train, *val, args.classes, max_iter=args.max_iter)
         for row in result.table.sort_values("order").itertuples():
-            print(json.dumps({"fit": "sweep", "order": row.order, "log10_strength": row.log10_strength,
-                              "iterations": row.iterations, "val_top1": round(row.val_top1, 4)}))
-        print(json.dumps({"sweep_fits": len(result.table), "sweep_iterations": int(result.table["iterations"].sum()),
-                          "sweep_seconds": round(result.seconds, 1), "chosen": result.strength}))
+            say({"fit": "sweep", "order": int(row.order), "log10_strength": float(row.log10_strength),
+                 "iterations": int(row.iterations), "val_top1": round(float(row.val_top1), 4)})
+        say({"sweep_fits": len(result.table), "sweep_iterations": int(result.table["iterations"].sum()),
+             "sweep_seconds": round(result.seconds, 1), "chosen": result.strength})
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    say({"peak_host_gib": round(peak, 2)})
+    if args.out:
+        record = {"command": "python tools/probe_bench.py " + " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"),
+                  "commit": artifacts.git_commit(), "machine": machine_info(), "rows": rows}
+        Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":

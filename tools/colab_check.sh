@@ -2,6 +2,7 @@
 # Does the project install and run on Google Colab's own package set? (docs/colab.md)
 #
 #   tools/colab_check.sh [--venv DIR] [--python PY] [--work DIR] [--rev REV] [--skip-series] [--threads N]
+#                        [--out FILE]
 #
 # 1. A virtual environment with Colab's versions of every package the project uses (built once into
 #    WORK/venv, or DIR; a reused one is first restored to exactly the versions it was built with).
@@ -13,10 +14,11 @@
 #    explorer's tests under Colab's ipywidgets 7.7.1.
 # Exit status 0 only if every step passed. Logs and pip's reports go to WORK/logs. Downloads torch and its CUDA
 # wheels the first time (about 5 GB). --threads N sets OMP_NUM_THREADS for the runs (a loaded 2-core machine
-# runs torch faster on one thread).
+# runs torch faster on one thread). --out FILE writes the result as JSON: commit, Python, Colab's versions,
+# what the cell added, the smoke series' timings, the tests' summary.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-REV=HEAD VENV= PY= WORK=${TMPDIR:-/tmp}/foodlib-colab-check SKIP_SERIES=0 THREADS=
+ARGS="$*" REV=HEAD VENV= PY= WORK=${TMPDIR:-/tmp}/foodlib-colab-check SKIP_SERIES=0 THREADS= OUT=
 while [ $# -gt 0 ]; do
     case "$1" in
         --venv) VENV=$2; shift 2 ;;
@@ -25,7 +27,8 @@ while [ $# -gt 0 ]; do
         --rev) REV=$2; shift 2 ;;
         --skip-series) SKIP_SERIES=1; shift ;;
         --threads) THREADS=$2; shift 2 ;;
-        -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+        --out) OUT=$(realpath -m "$2"); shift 2 ;;
+        -h|--help) sed -n 2,19p "$0"; exit 0 ;;
         *) echo "colab_check.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -124,3 +127,19 @@ step "the explorer's tests under ipywidgets $("$VPY" -c 'import ipywidgets; prin
     || { tail -40 "$LOGS/pytest.txt"; fail "tests: see $LOGS/pytest.txt"; }
 tail -1 "$LOGS/pytest.txt"
 step "all passed"
+[ -z "$OUT" ] || "$VPY" - "$OUT" "$BASELINE" "$LOGS" "$([ "$SKIP_SERIES" = 1 ] || echo "$WORK/results/smoke/timings.json")" "$SECONDS" "$T0" \
+    "$(git -C "$WORK/source" rev-parse --short HEAD)" "$ARGS" <<'EOF'
+import json, platform, sys, time
+from pathlib import Path
+out, base, logs, timings, now, t0, commit, args = sys.argv[1:]
+pins = dict(l.strip().split("==") for l in open(base) if "==" in l)
+after = dict(l.strip().split("==") for l in open(f"{logs}/freeze_after.txt") if "==" in l)
+series = json.load(open(timings))["notebooks"] if timings else None
+Path(out).write_text(json.dumps({
+    "command": f"tools/colab_check.sh {args}".strip(), "date": time.strftime("%Y-%m-%d"), "commit": commit,
+    "python": platform.python_version(), "colab_versions": pins,
+    "added_by_setup_cell": {n: v for n, v in after.items() if n not in pins},
+    "smoke_series": series and [{k: r[k] for k in ("notebook", "status", "seconds")} for r in series],
+    "explorer_tests": open(f"{logs}/pytest.txt").read().strip().splitlines()[-1],
+    "seconds": int(now) - int(t0)}, indent=1) + "\n")
+EOF

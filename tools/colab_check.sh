@@ -84,7 +84,7 @@ fi
 "$VPY" -m pip freeze --all --exclude-editable | diff -q "$BASELINE" - > /dev/null || fail "$VENV lost its versions"
 
 step "the set-up cell's install, as a dry run: pip's own report"
-rm -rf "$WORK/source" "$WORK/runtime"
+rm -rf "$WORK/source" "$WORK/runtime" "$WORK/results"  # a fresh clone, and a series that reuses nothing
 git clone --quiet "$REPO" "$WORK/source" && git -C "$WORK/source" checkout --quiet "$REV"
 echo "    $(git -C "$WORK/source" log --oneline -1)"
 "$VPY" -m pip install --dry-run --quiet --report "$LOGS/setup_report.json" -e "$WORK/source" \

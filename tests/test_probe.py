@@ -126,30 +126,24 @@ def hf_model(config):
     return model, Preprocess(side, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)), uint8_batch(side)
 
 
+# What each Hugging Face classifier's head reads: ViT's layer-normed class token, Swin V2's pooled output.
+BACKBONE_OUTPUT = {"vit": lambda model, pixels: model.vit(pixel_values=pixels).last_hidden_state[:, 0],
+                   "swin": lambda model, pixels: model.swinv2(pixel_values=pixels).pooler_output}
+
+
 @pytest.mark.parametrize("size", ["tiny", "real"])
-def test_vit_features_are_the_layer_normed_class_token(size):
-    config = registry.spec("vit").family.tiny_config() if size == "tiny" else archs.vit_config()
+@pytest.mark.parametrize("name", ["vit", "swin"])
+def test_hf_features_are_what_the_head_reads(name, size):
+    config = registry.spec(name).family.tiny_config() if size == "tiny" else archs.HF_CONFIGS[name]()
     config.num_labels = 7
     model, preprocess, images = hf_model(config)
     x = probe_features(model, images, preprocess)
     with torch.no_grad():
-        reference = model.vit(pixel_values=preprocess.normalize()(images)).last_hidden_state[:, 0]
-        logits = model(pixel_values=preprocess.normalize()(images)).logits
-        assert x.shape == (2, config.hidden_size)
-        torch.testing.assert_close(x, reference)
-        torch.testing.assert_close(model.classifier(x), logits)  # what the head reads
-
-
-@pytest.mark.parametrize("size", ["tiny", "real"])
-def test_swin_features_are_the_pooled_output(size):
-    config = registry.spec("swin").family.tiny_config() if size == "tiny" else archs.swin_config()
-    config.num_labels = 7
-    model, preprocess, images = hf_model(config)
-    x = probe_features(model, images, preprocess)
-    with torch.no_grad():
-        reference = model.swinv2(pixel_values=preprocess.normalize()(images)).pooler_output
-    assert x.shape == (2, model.config.hidden_size)
+        pixels = preprocess.normalize()(images)
+        reference, logits = BACKBONE_OUTPUT[name](model, pixels), model(pixel_values=pixels).logits
+    assert x.shape == (2, config.hidden_size)
     torch.testing.assert_close(x, reference)
+    torch.testing.assert_close(model.classifier(x), logits)
 
 
 @pytest.mark.parametrize("size", ["tiny", "real"])

@@ -142,7 +142,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 PROFILES: dict[str, dict[str, Any]] = {
     # Real Food-101 and real models; one GPU.
     "full": {},
-    # Real models on a stratified subset: fits a free Colab GPU in well under an hour.
+    # Real models on a stratified subset, sized for a free Colab GPU (no time measured there).
     "quick": {
         "subset_per_class": 60,  # 6,060 train / 2,020 test images
         # As the Hugging Face image-classification task guide (5,000 Food-101 images, lr 5e-5, batch 64, 3 epochs).
@@ -184,6 +184,8 @@ def field_names() -> list[str]:
 def _check_type(name: str, value: Any, expected: type) -> Any:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if name == "fewshot_k" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # papermill's `-p fewshot_k 16` arrives as an int: one k
     if expected is int and isinstance(value, bool) or not isinstance(value, expected):
         raise ParameterError(
             f"parameter {name!r} must be {expected.__name__}, got {type(value).__name__} {value!r}"
@@ -227,6 +229,9 @@ def resolve(profile: str = "smoke", **overrides: Any) -> Params:
         if name in values and values[name] not in allowed:
             raise ParameterError(f"parameter {name!r} must be one of {allowed}, got {values[name]!r}")
     params = Params(**values)
+    if params.fewshot_seeds < 1:
+        raise ParameterError(f"fewshot_seeds must be at least 1 (draws of the few-shot images per k), "
+                             f"got {params.fewshot_seeds}; fewshot_k \"\" runs no few-shot probes")
     if not 0 < params.val_fraction < 1:
         raise ParameterError(f"val_fraction must be in (0, 1), got {params.val_fraction}")
     if params.num_processes < 1 or params.batch_size % params.num_processes:

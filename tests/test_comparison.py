@@ -231,6 +231,25 @@ def _run_notebook(results_dir, out):
                                kernel_name="python3", cwd=str(ROOT), progress_bar=False)
 
 
+def test_fewshot_figure_puts_each_k_at_one_place_for_every_probe():
+    """Probes run with different fewshot_k share one axis: each point sits over its own k's label."""
+    import matplotlib.pyplot as plt
+
+    rows = [("vit_linear", k, m) for k, m in (("1", 0.2), ("4", 0.4), ("all", 0.8))]
+    rows += [("clip_linear", k, m) for k, m in (("1", 0.5), ("2", 0.6), ("16", 0.7), ("all", 0.9))]
+    table = pd.DataFrame([{"model": p, "k": k, "mean": m, "min": m, "max": m} for p, k, m in rows])
+    fig = compare.plots.fewshot_figure(table, zero_shot=0.55, num_classes=101)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["1", "2", "4", "16", "all"]
+    assert len(ax.containers) == 2
+    for bars in ax.containers:  # one errorbar per probe
+        probe, line = bars.get_label().split(" ")[0], bars.lines[0]
+        placed = {labels[int(x)]: y / 100 for x, y in zip(line.get_xdata(), line.get_ydata())}
+        assert placed == pytest.approx({k: m for p, k, m in rows if p == probe})
+    plt.close(fig)
+
+
 def test_notebook_05_runs_on_fabricated_predictions(params, tmp_path):
     fabricate(params)
     t0 = time.time()

@@ -29,6 +29,16 @@ def test_wrong_type_is_refused_and_int_is_accepted_for_float():
     assert config.resolve("smoke", lr=1).lr == 1.0
 
 
+def test_fewshot_parameters_are_checked_and_one_k_may_come_as_a_number():
+    assert config.resolve("smoke", fewshot_k=16).fewshot_ks == [16]  # papermill's -p fewshot_k 16
+    assert config.resolve("smoke", fewshot_k="4, 1,2").fewshot_ks == [1, 2, 4]
+    assert config.resolve("smoke", fewshot_k="").fewshot_ks == []
+    with pytest.raises(config.ParameterError, match="fewshot_k.*e.g. '1,2,4,8,16'"):
+        config.resolve("smoke", fewshot_k="1,two")
+    with pytest.raises(config.ParameterError, match="fewshot_seeds must be at least 1.*got 0"):
+        config.resolve("smoke", fewshot_seeds=0)
+
+
 def test_choices_and_profile_checked():
     with pytest.raises(config.ParameterError, match="data_source"):
         config.resolve("smoke", data_source="flickr")

@@ -60,6 +60,14 @@ def test_fit_is_deterministic_and_a_warm_start_reaches_the_same_optimum():
         logreg.fit(x, y, 5, 0.0)
 
 
+def test_a_fit_cut_short_says_it_did_not_converge():
+    x, y = clusters(400, flip=0.2)
+    x = x.float()
+    short, done = logreg.fit(x, y, 5, 0.01, max_iter=3), logreg.fit(x, y, 5, 0.01)
+    assert short.iterations == 3 and not short.converged
+    assert done.converged and done.iterations > 3 and done.objective < short.objective
+
+
 def test_the_search_visits_the_papers_grid_and_ends_at_an_eighth_of_a_decade():
     strengths = sweep.grid()
     assert len(strengths) == 97 and strengths[0] == pytest.approx(1e-6) and strengths[-1] == pytest.approx(1e6)
@@ -94,6 +102,22 @@ def test_the_chosen_strength_never_reads_the_test_split():
     pd.testing.assert_frame_equal(clean.fewshot[cols], planted.fewshot[cols])
     # the plant bites: choosing on that test split would have given another strength
     assert sweep.search(x.float(), y, planted_x, y, 5).strength != clean.strength
+
+
+def test_a_run_without_few_shot_probes_leaves_no_earlier_few_shot_files(tmp_path):
+    params = config.resolve("smoke", results_dir=str(tmp_path), fewshot_k="")
+    (x, y), (vx, vy), (tx, ty) = clusters(100, seed=1), clusters(50, seed=2), clusters(50, seed=3)
+    splits = [as_features(a.float(), b) for a, b in ((x, y), (vx, vy), (tx, ty))]
+    prepared = type("Prepared", (), {"classes": [f"c{i}" for i in range(5)]})()
+    with_shots = protocol.evaluate(*splits, 5, name="p_linear", ks=(2, fewshot.ALL), seeds=(0,))
+    protocol.write_results(with_shots, params, prepared)
+    tables, figure = params.subdir("tables"), params.subdir("figures") / "p_linear_fewshot.png"
+    assert (tables / "p_linear_fewshot_summary.csv").exists() and figure.exists()
+    assert str(protocol.show_fewshot(with_shots, params).filename) == str(figure)
+    without = protocol.evaluate(*splits, 5, name="p_linear", ks=(), seeds=(0,))
+    protocol.write_results(without, params, prepared)
+    assert sorted(p.name for p in tables.iterdir() if "fewshot" in p.name) == [] and not figure.exists()
+    assert protocol.show_fewshot(without, params) == "p_linear: no few-shot probes (fewshot_k is empty)"
 
 
 def test_shots_are_stratified_seeded_and_nested():

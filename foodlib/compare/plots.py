@@ -189,13 +189,15 @@ def fewshot_figure(table: pd.DataFrame, zero_shot: float | None, num_classes: in
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    ks = sorted({str(k) for k in table["k"]}, key=lambda k: (k == "all", int(k) if k != "all" else 0))
+    where = {k: i for i, k in enumerate(ks)}  # one position per k for every probe, "all" last
     for probe, rows in table.groupby("model", sort=False):
-        x = np.arange(len(rows))
+        x = np.array([where[str(k)] for k in rows["k"]])
         mean, low, high = (100 * rows[c].to_numpy(float) for c in ("mean", "min", "max"))
         main = probe.removesuffix("_linear")
         ax.errorbar(x, mean, yerr=[mean - low, high - mean], fmt="o-", capsize=3, ms=4, color=colour(main),
                     label=f"{probe} (linear probe)")
-        ax.set_xticks(x, [str(k) for k in rows["k"]])
+    ax.set_xticks(range(len(ks)), ks)
     if zero_shot is not None:
         ax.axhline(100 * zero_shot, color=colour("clip"), ls="--", lw=1.2, label=f"clip zero-shot ({100 * zero_shot:.1f}%)")
     ax.axhline(100 / num_classes, color="grey", ls=":", lw=1, label=f"chance ({100 / num_classes:.1f}%)")

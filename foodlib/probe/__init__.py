@@ -2,9 +2,9 @@
 
     result = probe.linear("vit", params, prepared, device)   # the pretrained backbone 02 starts from, frozen
     row = probe.write_results(result, params, prepared)
-    result.sweep, result.strength, result.fewshot_summary()
+    result.sweep, result.strength, result.fewshot_summary(), probe.show_fewshot(result, params)
 
-  protocol  `linear`, `run`, `evaluate`, `write_results`: the whole probe and what it writes
+  protocol  `linear`, `run`, `evaluate`, `write_results`, `show_fewshot`: the whole probe and what it writes
   features  the probed layer of each backbone (removable hooks), training images for the probe
   cache     each split's features extracted once, read back while current
   logreg    multinomial logistic regression with an L2 penalty, full-batch L-BFGS in torch
@@ -13,7 +13,7 @@
   plots     the sweep curve and the few-shot curve
 """
 from foodlib.probe import cache, features, fewshot, logreg, plots, protocol, sweep
-from foodlib.probe.protocol import ProbeResult, evaluate, linear, run, write_results
+from foodlib.probe.protocol import ProbeResult, evaluate, linear, run, show_fewshot, write_results
 
-__all__ = ["linear", "run", "evaluate", "write_results", "ProbeResult", "cache", "features", "fewshot", "logreg", "plots",
-           "protocol", "sweep"]
+__all__ = ["linear", "run", "evaluate", "write_results", "show_fewshot", "ProbeResult", "cache", "features", "fewshot",
+           "logreg", "plots", "protocol", "sweep"]

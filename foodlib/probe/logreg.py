@@ -40,6 +40,9 @@ from foodlib import runtime
 HISTORY = 10  # L-BFGS correction pairs: scipy's L-BFGS-B default (`maxcor`), which scikit-learn keeps
 FTOL = 2.220446049250313e-09  # scipy's L-BFGS-B default `ftol` (factr 1e7 x machine epsilon)
 TOL = 1e-6  # largest gradient entry at which a fit stops (see above)
+# Objective evaluations allowed per iteration (line-search steps included): scipy's L-BFGS-B, which scikit-learn
+# calls, allows 15,000 for its 1,000 iterations (`maxfun`); torch's default (1.25) can stop a fit silently first.
+MAX_EVALS_PER_ITER = 15
 # N x D x C below which a CPU fit runs on one thread: its ops are too small to split, and threads waiting for
 # each other cost more (runtime.limit_threads). Measured per iteration, 2 threads -> 1, with other processes
 # on the 2 cores: 343 x 64 x 10 (the smoke probe) 13.4 -> 0.8 ms, 2000 x 256 x 50 10.3 -> 3.1 ms.
@@ -54,7 +57,7 @@ class Fit:
     bias: torch.Tensor  # (C,)
     strength: float  # lambda = 1 / C
     iterations: int  # L-BFGS iterations this fit took
-    converged: bool  # stopped by a tolerance before max_iter
+    converged: bool  # stopped by a tolerance (gradient or objective change), not by max_iter or the evaluation cap
     objective: float  # the objective above at the end
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,7 +95,7 @@ def fit(x: torch.Tensor, y: torch.Tensor, num_classes: int, strength: float, *, 
     y = y.to(x.device, torch.long)
     weight = _start(init.weight if init else None, (num_classes, x.shape[1]), x)
     bias = _start(init.bias if init else None, (num_classes,), x)
-    opt = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, max_eval=max_iter * 5 // 4,
+    opt = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, max_eval=max_iter * MAX_EVALS_PER_ITER,
                             tolerance_grad=tol, tolerance_change=ftol, history_size=HISTORY,
                             line_search_fn="strong_wolfe")
 
@@ -105,10 +108,12 @@ def fit(x: torch.Tensor, y: torch.Tensor, num_classes: int, strength: float, *, 
     small = x.device.type == "cpu" and x.numel() * num_classes < ONE_THREAD_BELOW
     with runtime.limit_threads(1) if small else contextlib.nullcontext():
         opt.step(closure)
-    iterations = int(opt.state_dict()["state"][0]["n_iter"])  # LBFGS keeps its counters with the first tensor
+    state = opt.state_dict()["state"][0]  # LBFGS keeps its counters with the first tensor
+    iterations = int(state["n_iter"])
+    stopped_by_tolerance = iterations < max_iter and int(state["func_evals"]) < max_iter * MAX_EVALS_PER_ITER
     with torch.no_grad():
         value = float(objective(weight, bias, x, y, strength))
-    return Fit(weight.detach(), bias.detach(), float(strength), iterations, iterations < max_iter, value)
+    return Fit(weight.detach(), bias.detach(), float(strength), iterations, stopped_by_tolerance, value)
 
 
 def _start(value: torch.Tensor | None, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:

@@ -39,9 +39,18 @@ class FinalLine:
         self.closed = True
 
 
+# A kernel started by one of these writes a document nobody watches while it runs; `BATCH_ENV` set says the same
+# (./run_all.sh's runner sets it for its kernels).
+BATCH_PARENTS = ("papermill", "nbclient", "nbconvert", "jupyter-execute", "pytest")
+BATCH_ENV = "FOODLIB_BATCH"
+
+
 def interactive() -> bool:
-    """True in a kernel that a person watches live: JupyterLab / Notebook (the kernel's parent is a Jupyter
-    server) or Colab. False under papermill, nbclient, pytest or a plain interpreter."""
+    """True in a kernel that a person watches live (JupyterLab, Notebook, Colab, VS Code). False where the
+    notebook runs unattended (`BATCH_ENV` set, or a kernel started by papermill, nbclient, nbconvert
+    --execute, jupyter execute or pytest) and outside a kernel."""
+    if os.environ.get(BATCH_ENV):
+        return False
     if "google.colab" in sys.modules:
         return True
     try:
@@ -51,8 +60,14 @@ def interactive() -> bool:
         return False
     if get_ipython() is None or getattr(get_ipython(), "kernel", None) is None:
         return False
+    return not any(name in parent_command() for name in BATCH_PARENTS)
+
+
+def parent_command() -> str:
+    """The command line of the process that started this one ("" where it cannot be read)."""
+    import psutil
+
     try:
-        parent = open(f"/proc/{os.getppid()}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return False
-    return "jupyter" in parent and "papermill" not in parent and "nbclient" not in parent
+        return " ".join(psutil.Process(os.getppid()).cmdline())
+    except (psutil.Error, OSError):
+        return ""

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from foodlib import config, paths, runtime
+from foodlib import config, frontend, paths, runtime
 from foodlib.run import cli, estimate, footprint, report
 
 SERIES = [
@@ -28,7 +28,8 @@ PROG = "run_all.sh"
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 # For every kernel: ipykernel 6 (Colab's) imports debugpy at start, and on Python 3.11+ debugpy warns in four lines
 # that frozen modules may hide breakpoints. No one attaches a debugger to these kernels: its own switch skips the check.
-KERNEL_ENV = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+# And nobody watches them live: progress bars and the explorer write for the finished document (frontend.interactive).
+KERNEL_ENV = {"PYDEVD_DISABLE_FILE_VALIDATION": "1", frontend.BATCH_ENV: "1"}  # frontend.interactive
 
 
 def parse_value(text: str) -> Any:

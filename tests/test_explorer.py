@@ -116,6 +116,7 @@ def test_a_second_visit_to_a_view_recomputes_nothing(view, monkeypatch, loaded):
     view.heads["vit"].value = 0
     assert calls == {"map": 3, "head_maps": 1}
     assert "vit head 0" in _overlays(view.figure)[0].get_title()
+    assert {image_id for image_id, _ in view.cache.inputs} == {first}  # the inputs of the image shown, no other
 
 
 def test_an_empty_selection_shows_a_message_and_the_next_one_draws_again(smoke_ok, loaded):
@@ -247,6 +248,40 @@ def test_an_id_typed_in_goes_to_that_image_in_its_class_and_an_unknown_one_is_na
     big.browse.value = "all"
     big.search.value = target  # in the selection shown: it stays, on the right page
     assert big.browse.value == "all" and big.page.value == (90 * 250 + 170) // catalogue.PAGE_SIZE + 1
+    assert big.search.value == ""  # cleared once found: typing the same id again finds it again
+    big.browse.value = "class:3"
+    big.search.value = target
+    assert big.browse.value == "class:90" and big.image.value == target
+    big.search.value = "<b>x"
+    assert big.header.value == "<b>No test image has the id '&lt;b&gt;x'.</b>"
+
+
+def test_a_class_opens_by_its_name_or_any_spelling_of_its_index(food101):
+    name = food101.classes[7]
+    for browse in (f"class:{name}", "class:007", "class:7"):
+        view = attention.Explorer(food101, {}, {}, browse=browse)
+        assert view.browse.value == "class:7" and view.catalogue.label(view.image.value) == 7
+    with pytest.raises(ValueError, match="nothing to browse as 'class:pizzza'.*'class:<name>'"):
+        attention.Explorer(food101, {}, {}, browse="class:pizzza")
+
+
+def test_a_view_that_cannot_be_drawn_says_why_and_the_next_one_draws(food101, monkeypatch):
+    view = attention.Explorer(food101, {}, {}, browse="class:4")
+    broken, fine = view.ids[1], view.ids[2]
+    drawn = attention.explore.MapCache.view
+
+    def view_or_fail(self, image_id, *args):
+        if image_id == broken:
+            raise OSError("image file is truncated")
+        return drawn(self, image_id, *args)
+
+    monkeypatch.setattr(attention.explore.MapCache, "view", view_or_fail)
+    view.image.value = broken
+    assert view.header.value.startswith(f"<b>{broken} · ")
+    texts = [t.get_text() for ax in view.figure.axes for t in ax.texts]
+    assert texts == [f"{broken} could not be drawn: OSError: image file is truncated"]
+    view.image.value = fine
+    assert view.figure.get_suptitle() == f"{fine}: true class {food101.classes[4]}"
 
 
 def test_a_random_image_is_drawn_from_the_selection_and_shown_on_its_page(big, food101):

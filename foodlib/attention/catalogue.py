@@ -44,17 +44,24 @@ class Catalogue:
                   for s, n in self.set_sizes.items()],
                 *[(f"class {c} ({per_class.get(i, 0):,})", f"class:{i}") for i, c in enumerate(self.classes)]]
 
-    def select(self, key: str) -> list[str]:
-        """Image ids of a browse key ('all', 'set:<name>' by rank, 'class:<index>' in test order)."""
+    def canonical(self, key: str) -> str:
+        """A browse key as the browse list spells it: 'class:apple_pie' and 'class:007' -> 'class:0', 'class:7'."""
         kind, _, value = key.partition(":")
+        if kind == "class" and value in self.classes:
+            return f"class:{self.classes.index(value)}"
+        return f"class:{int(value)}" if kind == "class" and value.isdigit() else key
+
+    def select(self, key: str) -> list[str]:
+        """Image ids of a browse key ('all', 'set:<name>' by rank, 'class:<index>' or 'class:<name>' in test order)."""
+        kind, _, value = self.canonical(key).partition(":")
         if kind == "all":
             return self.test.index.tolist()
         if kind == "set" and value in self.set_sizes:
             return self.members[self.members["set"] == value].sort_values("rank")["image_id"].tolist()
         if kind == "class" and value.isdigit() and int(value) < len(self.classes):
             return self.test.index[self.test["label"] == int(value)].tolist()
-        raise ValueError(f"nothing to browse as {key!r}: use 'all', 'set:<name>' (one of "
-                         f"{', '.join(self.set_sizes)}) or 'class:<index>' (0 to {len(self.classes) - 1})")
+        raise ValueError(f"nothing to browse as {key!r}: use 'all', 'set:<name>' (one of {', '.join(self.set_sizes)}), "
+                         f"'class:<index>' (0 to {len(self.classes) - 1}) or 'class:<name>'")
 
     def describe(self, key: str) -> str:
         """A browse key in words: 'all test images', 'class apple_pie', 'set clip_only'."""

@@ -13,6 +13,8 @@ the picture is a PNG in an `Image` widget.
 from __future__ import annotations
 
 import contextlib
+import html
+import textwrap
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -57,7 +59,8 @@ def default_methods(params: Params, explainers: dict[str, Explainer],
 
 @dataclass
 class MapCache:
-    """Maps computed on demand, kept per (image, model, method, head); inputs kept per (image, model)."""
+    """Maps computed on demand, kept per (image, model, method, head) (each a few KB: the model's token grid);
+    inputs (about 2 MB a model) kept for the image last shown only."""
 
     catalogue: cat.Catalogue
     explainers: dict[str, Explainer]
@@ -68,6 +71,8 @@ class MapCache:
         """The image through the model's own eval transform, as it was scored: (1, 3, S, S)."""
         key = (image_id, model_name)
         if key not in self.inputs:
+            if any(shown != image_id for shown, _ in self.inputs):
+                self.inputs.clear()  # another image: a few hundred random draws would otherwise hold gigabytes
             self.inputs[key] = load_eval_images([self.catalogue.path(image_id)], self.explainers[model_name])
         return self.inputs[key]
 
@@ -121,7 +126,7 @@ class Explorer:
         self.cache = MapCache(catalogue, explainers)
         self.rng = np.random.default_rng(seed)  # the random-image button's draws
         self._hold = False
-        key = browse or catalogue.default_key()
+        key = catalogue.canonical(browse or catalogue.default_key())
         self.ids = catalogue.select(key)  # refuses an unknown key by name
         self._build(key, methods, opacity)
         self.figure = None
@@ -149,9 +154,10 @@ class Explorer:
                                                value=ex.check_method(methods[name]), description=name, style=label,
                                                layout=plain) for name, ex in self.explainers.items()}
         self.heads = {name: widgets.IntSlider(0, min=0, max=ex.num_heads - 1, description=f"{name} head",
-                                              disabled=methods[name] != "head", layout=plain)
+                                              disabled=methods[name] != "head", layout=plain, continuous_update=False)
                       for name, ex in self.explainers.items() if "head" in ex.view_methods}
-        self.opacity = widgets.FloatSlider(opacity, min=0.0, max=1.0, step=0.05, description="opacity", layout=plain)
+        self.opacity = widgets.FloatSlider(opacity, min=0.0, max=1.0, step=0.05, description="opacity", layout=plain,
+                                           continuous_update=False)  # one draw when let go, not one per step
         self.browse.observe(self._on_browse, "value")
         self.page.observe(self._on_page, "value")
         self.search.observe(self._on_search, "value")
@@ -201,9 +207,10 @@ class Explorer:
         key = self.catalogue.find(image_id, self.browse.value) if image_id else None
         if key is None:
             if image_id:
-                self.header.value = f"<b>No test image has the id {image_id!r}.</b>"
+                self.header.value = f"<b>No test image has the id {html.escape(repr(image_id), quote=False)}.</b>"
             return
         self.go(key, image_id)
+        self.search.value = ""  # found and shown: the same id typed again later finds it again
 
     def _on_random(self, _button=None) -> None:
         if self.ids:
@@ -225,13 +232,20 @@ class Explorer:
                 f"image {self.ids.index(image_id) + 1:,} of {len(self.ids):,} in {self.catalogue.describe(key)}{page}")
 
     def draw(self) -> None:
-        """Draw the current view into the picture (the figure is kept in `figure`, closed to pyplot)."""
-        self.header.value = f"<b>{self.title()}</b>"
+        """Draw the current view into the picture (the figure is kept in `figure`, closed to pyplot). A view
+        that cannot be drawn (an unreadable image, out of memory) shows why in the picture, under its header."""
+        self.header.value = f"<b>{html.escape(self.title(), quote=False)}</b>"
         if self.image.value is None:
             fig = plots.text_panel(self.catalogue.empty_text(self.browse.value), "attention explorer")
         else:
-            fig = self.cache.view(self.image.value, {n: w.value for n, w in self.methods.items()},
-                                  {n: w.value for n, w in self.heads.items()}, self.opacity.value)
+            try:
+                fig = self.cache.view(self.image.value, {n: w.value for n, w in self.methods.items()},
+                                      {n: w.value for n, w in self.heads.items()}, self.opacity.value)
+            except Exception as err:  # noqa: BLE001 (a widget callback: the error would go to a log nobody reads)
+                if self.figure is None:
+                    raise  # the first view: the notebook cell shows the error itself
+                text = f"{self.image.value} could not be drawn: {type(err).__name__}: {err}"
+                fig = plots.text_panel(textwrap.fill(text, 100), "attention explorer")
         self.picture.value = figures.png_bytes(fig, PICTURE_DPI)
         plt.close(fig)  # else the inline backend would show it again under the next cell run
         self.figure = fig

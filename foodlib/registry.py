@@ -21,7 +21,7 @@ class Published:
     """A Food-101 top-1 that others measured and published (never measured here), with where and how."""
 
     top1: float
-    source: str  # where it is reported: checked there, with the search tool, before it was written here
+    source: str  # where it is reported (each figure was checked at that source)
     protocol: str  # how it was measured: training recipe or prompts, resolution, split
     checkpoint: str = ""  # the published fine-tune the figure belongs to ("" for a paper's or benchmark's figure)
 

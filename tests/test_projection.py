@@ -7,6 +7,7 @@ as it stands."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -138,7 +139,10 @@ def test_the_command_projects_two_runs_and_writes_json(tmp_path, capsys):
     measured = _measured(target)  # the third run is the smoke profile's own size and epochs
     assert rec["kind"] == "projected" and [m["kind"] for m in rec["measured"]] == ["measured", "measured"]
     assert abs(rec["total_s"] / sum(measured.values()) - 1) < 0.1
-    for argv, message in (([str(fitted[0])], "two data sizes"), ([str(tmp_path)], "no timings.json")):
+    renamed = tmp_path / "smoke_small"
+    shutil.copytree(fitted[0], renamed)
+    for argv, message in (([str(fitted[0])], "two data sizes"), ([str(tmp_path)], "no timings.json"),
+                          ([str(renamed), str(fitted[1])], "holds a 'smoke' run, read from a folder named after")):
         with pytest.raises(SystemExit) as stop:
             E.main(argv)
         assert stop.value.code == 2 and message in capsys.readouterr().err

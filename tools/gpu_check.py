@@ -26,7 +26,8 @@ DEFAULTS = {"device": "cuda", "mixed_precision": "bf16", "num_workers": 4}
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog=PROG, description="Exercise the CUDA code paths on the smoke profile.")
-    ap.add_argument("results_dir", nargs="?", default="/tmp/gpu_check", help="where to write (default /tmp/gpu_check)")
+    ap.add_argument("results_dir", nargs="?", default="results/gpu_check",
+                    help="where to write (default results/gpu_check in the checkout)")
     ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                     help="override a smoke parameter, e.g. -p batch_size 64")
     ap.add_argument("--out", metavar="FILE.json", help="also write the rows, the parameters and versions as JSON")

@@ -2,15 +2,15 @@
 
     python -m foodlib.run.estimate RUN_DIR RUN_DIR [...] [--profile full] [--out FILE.json]
 
-A notebook's time is a sum of parts, each `fixed + per_image * images` (a `Line`): a trained variant's epoch
-(its artifact name, "vit") over fit + val images, repeated per epoch (the fine-tune `num_epochs` times, another
-variant trained for epochs as often as when measured); the notebook's rest, once, over the images it reads (01
-every file, 02 / 03 / 04 every usable image: a probe's features, val and test, 05 the test split, 06 its deletion
-test's forward passes, 07 none); compiling (the metrics' torch.compile seconds), once, fixed.
-`cpu_lines` holds seconds per image measured on a 2-core CPU and no fixed cost (`cpu_estimate`, printed by
-run_all.sh before a full-scale CPU run); `fit` fits lines on finished runs of the series at two data sizes or more
-(e.g. two short rehearsals on your GPU); `project` turns either into seconds per notebook. Orders of magnitude:
-early stopping can end training sooner, and nothing else is assumed to grow with the data.
+A notebook's time is a sum of parts, each `fixed + per_image * images` (a `Line`): a trained variant's epoch (its
+artifact name, "vit") over fit + val images, repeated per epoch (the fine-tune `num_epochs` times, another variant
+trained for epochs as often as when measured); the notebook's rest, once, over the images it reads (01 every file,
+02 / 03 / 04 every usable image: a probe's features, val and test, 05 the test split, 06 its deletion test's forward
+passes, 07 none); compiling (the metrics' torch.compile seconds), once, fixed. `cpu_lines` holds seconds per image
+measured on a 2-core CPU and no fixed cost (`cpu_estimate`, printed by run_all.sh before a full-scale CPU run);
+`fit` fits lines on finished runs of the series at two data sizes or more (e.g. two short rehearsals on your GPU);
+`project` turns either into seconds per notebook. Orders of magnitude: early stopping can end training sooner, and
+nothing else is assumed to grow with the data.
 """
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ SECONDS_PER_IMAGE = {
     ("clip", "eval"): 0.088,  # CLIP ViT-B/32 image encoder: 11.4 img/s [2.5]
 }
 # Data preparation, seconds per image on one core: the photo-style generator (render + JPEG + write: 36.5 ms of
-# CPU time per 512 px image) and notebook 01's cache (decode, convert, resize, JPEG: 92 img/s, benchmarks.md).
+# CPU time per 512 px image) and notebook 01's cache (decode, convert, resize, JPEG: 334 img/s, benchmarks.md).
 GENERATE_S_PER_IMAGE = 0.037
-PREPARE_S_PER_IMAGE = 1 / 92
+PREPARE_S_PER_IMAGE = 1 / 334
 DELETION_CURVE_SETS = 3  # notebook 06, per model: one random-order and about two saliency-order sets
 REPORT_ABOVE_S = 3600  # shorter runs need no warning
 
@@ -176,10 +176,13 @@ def cpu_estimate(params: Params, cores: int | None = None) -> str | None:
 def load_run(run_dir: str | Path) -> Params:
     """The parameters a finished run was made with (its timings.json), results_dir pointing at it."""
     timings = json.loads((Path(run_dir) / "timings.json").read_text())
-    known = set(config.field_names())  # a parameter retired since the run was made is left out
-    given = {k: v for k, v in timings["params"].items() if k in known and k != "profile"}
-    given["results_dir"] = str(Path(run_dir).resolve().parent)
-    return config.resolve(timings["params"]["profile"], **given)
+    given = {k: v for k, v in timings["params"].items() if k in config.field_names() and k != "profile"}  # not retired
+    profile, folder = timings["params"]["profile"], Path(run_dir).resolve()
+    if folder.name != profile:  # a run's files are found as <results_dir>/<profile>/...
+        raise ValueError(f"{run_dir} holds a {profile!r} run, read from a folder named after its profile: move its "
+                         f"files into one (e.g. {Path(run_dir) / profile}) and pass that")
+    given["results_dir"] = str(folder.parent)
+    return config.resolve(profile, **given)
 
 
 def epoch_seconds(history: list[dict[str, Any]], metrics: dict[str, Any]) -> float | None:
@@ -273,10 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     unfinished = [str(d) for d in args.runs if not (d / "timings.json").is_file()]
     if unfinished:
         ap.error(f"no timings.json in {', '.join(unfinished)}: ./run_all.sh writes one as it runs")
-    with cli.usage_errors(PROG):
-        runs = [load_run(d) for d in args.runs]
-    target = config.resolve(args.profile or runs[0].profile)
     try:
+        with cli.usage_errors(PROG):
+            runs = [load_run(d) for d in args.runs]
+        target = config.resolve(args.profile or runs[0].profile)
         rec = record(runs, target, fit([measure(p) for p in runs]))
     except ValueError as err:
         ap.error(str(err))

@@ -151,8 +151,8 @@ def autocast_dtype(mixed_precision: str, device: str):
 
     if device != "cuda" or mixed_precision == "no":
         return None
-    if mixed_precision == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if mixed_precision == "auto":  # bf16 where the GPU computes in it (Ampere on), fp16 on older ones (a T4)
+        return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[mixed_precision]
 
 

@@ -217,6 +217,13 @@ def _functions(tree: ast.AST):
             yield node
 
 
+def test_the_measuring_code_stays_the_size_of_its_job():
+    """What measures a user's machine (the bench) and estimates a run's time, together: at most 900 lines."""
+    files = [*sorted((ROOT / "foodlib" / "bench").glob("*.py")), ROOT / "foodlib" / "run" / "estimate.py"]
+    lines = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in files}
+    assert sum(lines.values()) <= 900, lines
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "foodlib").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_modules_and_functions_stay_small(path):
     lines = path.read_text().splitlines()

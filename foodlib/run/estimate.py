@@ -130,12 +130,10 @@ def cpu_lines(params: Params, cores: int = MEASURED_CORES) -> dict[tuple[str, st
                ("06_attention_maps", REST): deletion * sum(s[m, "eval"] for m in ("vit", "swin", "clip"))}
     for nb, model in (("02_vit_finetune", "vit"), ("03_swin_finetune", "swin")):
         train, evaluate = s[model, "train"], s[model, "eval"]
-        if params.finetuned(model):  # a published fine-tune: the probe, and its test pass
-            seconds[nb, REST] = (n["fit"] + n["val"] + 2 * n["test"]) * evaluate
-            continue
-        seconds[nb, model] = n["fit"] * train + n["val"] * evaluate
         # the probe's frozen features of every usable image, then both models' test passes
         seconds[nb, REST] = (n["fit"] + n["val"] + 2 * n["test"]) * evaluate
+        if not params.finetuned(model):  # a published fine-tune is not trained here
+            seconds[nb, model] = n["fit"] * train + n["val"] * evaluate
     return {key: Line(0.0, sec / max(1, images(key[0], key[1], params))) for key, sec in seconds.items()}
 
 
@@ -181,8 +179,7 @@ def load_run(run_dir: str | Path) -> Params:
     if folder.name != profile:  # a run's files are found as <results_dir>/<profile>/...
         raise ValueError(f"{run_dir} holds a {profile!r} run, read from a folder named after its profile: move its "
                          f"files into one (e.g. {Path(run_dir) / profile}) and pass that")
-    given["results_dir"] = str(folder.parent)
-    return config.resolve(profile, **given)
+    return config.resolve(profile, **{**given, "results_dir": str(folder.parent)})
 
 
 def epoch_seconds(history: list[dict[str, Any]], metrics: dict[str, Any]) -> float | None:

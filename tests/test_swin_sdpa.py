@@ -137,6 +137,22 @@ def test_a_model_without_swin_is_left_alone():
     assert swin_sdpa.install(vit) == 0 and not swin_sdpa.is_installed(vit)
 
 
+def test_an_attention_written_otherwise_stays_eager(monkeypatch):
+    """transformers 4.x's forward also takes a head_mask: SDPA's stand-in would get its arguments shifted."""
+    from transformers.models.swinv2.modeling_swinv2 import Swinv2SelfAttention
+
+    model = build(_tiny_swin())
+    assert all(swin_sdpa.supported(m) for m in swin_sdpa._attention_modules(model))
+    eager_forward = Swinv2SelfAttention.forward
+
+    def forward_4x(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False):
+        return eager_forward(self, hidden_states, attention_mask, output_attentions)
+
+    monkeypatch.setattr(Swinv2SelfAttention, "forward", forward_4x)
+    assert swin_sdpa.install(model) == 0 and not swin_sdpa.is_installed(model)
+    assert all("forward" not in m.__dict__ for m in model.modules())
+
+
 def _grads(model, x, y) -> dict[str, torch.Tensor]:
     model.zero_grad(set_to_none=True)
     torch.nn.functional.cross_entropy(model(pixel_values=x).logits, y).backward()

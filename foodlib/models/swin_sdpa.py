@@ -16,6 +16,7 @@ instance attribute so the class's eager forward is back. A call asking for
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import types
 from typing import Iterator
@@ -77,9 +78,23 @@ def _uses_sdpa(module) -> bool:
     return getattr(module.__dict__.get("forward"), "__func__", None) is sdpa_forward
 
 
+# The eager forward this one stands in for, as transformers 5 writes it (4.x also takes a head_mask).
+SIGNATURE = ("self", "hidden_states", "attention_mask", "output_attentions")
+_WEIGHTS = ("query", "key", "value", "logit_scale", "continuous_position_bias_mlp", "relative_coords_table")
+
+
+def supported(module) -> bool:
+    """True when `module`'s class has the forward and the weights `sdpa_forward` is written for."""
+    params = tuple(inspect.signature(type(module).forward).parameters)
+    return params == SIGNATURE and all(hasattr(module, name) for name in _WEIGHTS)
+
+
 def install(model) -> int:
-    """Route every Swin V2 self-attention of `model` through SDPA; returns how many modules (0: no Swin V2)."""
+    """Route every Swin V2 self-attention of `model` through SDPA; returns how many modules (0: no Swin V2,
+    or a transformers version whose attention differs from the one written here: it stays eager)."""
     found = _attention_modules(model)
+    if not all(supported(m) for m in found):
+        return 0
     for m in found:
         m.forward = types.MethodType(sdpa_forward, m)
     return len(found)

@@ -69,6 +69,17 @@ def test_a_failed_notebook_is_recorded_and_the_table_printed(tmp_path, capsys):
     assert "01_bad" in capsys.readouterr().out
 
 
+def test_a_kernel_that_dies_is_named_with_its_notebook_and_the_table_printed(tmp_path, capsys):
+    """A kernel killed (as for lack of memory) stops the run with one message, as a failing cell does."""
+    params = config.resolve("smoke", results_dir=str(tmp_path / "results"))
+    dies = _notebook(tmp_path / "01_dies.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+    with pytest.raises(SystemExit, match=r"FAILED: notebooks/01_dies.ipynb: the kernel died"):
+        runner.run([dies], {"profile": "smoke"}, params)
+    saved = json.loads((params.run_dir / "timings.json").read_text())
+    assert [(r["notebook"], r["status"]) for r in saved["notebooks"]] == [("01_dies", "FAILED")]
+    assert "01_dies" in capsys.readouterr().out
+
+
 def test_kernel_reports_its_peaks_at_exit(tmp_path):
     """The hook runtime.setup installs: at exit the process writes its peak RSS (and GPU peak, None without torch)."""
     path = tmp_path / "peaks.json"

@@ -42,7 +42,7 @@ class Footprint:
     notebook: str
     status: str = "running"  # ok | FAILED
     seconds: float = 0.0
-    peak_host_bytes: int | None = None  # kernel process tree, RSS
+    peak_host_bytes: int | None = None  # the kernel's process tree: summed PSS, or the kernel's VmHWM if larger
     peak_gpu_bytes: int | None = None  # torch.cuda.max_memory_allocated; None without a GPU
     peak_gpu_reserved_bytes: int | None = None  # what torch's caching allocator held (nvidia-smi's view)
     cache_disk_bytes: int = 0  # growth of <run_dir>/cache (negative if the notebook freed space)
@@ -159,12 +159,12 @@ def measure(fp: Footprint, cache_dir: Path, kernel: Callable[[], int | None], in
     finally:
         fp.seconds = round(time.perf_counter() - t0, 1)
         _restore_env(previous)
-        kernel = _read_json(peak_file)
+        peaks = _read_json(peak_file)
         shutil.rmtree(folder, ignore_errors=True)
-        fp.peak_host_bytes = max(sampler.peak, kernel.get("host_peak_rss_bytes") or 0) or None
-        fp.peak_gpu_bytes = kernel.get("gpu_peak_allocated_bytes")
-        fp.peak_gpu_reserved_bytes = kernel.get("gpu_peak_reserved_bytes")
-        fp.gpu_name = kernel.get("gpu_name")
+        fp.peak_host_bytes = max(sampler.peak, peaks.get("host_peak_rss_bytes") or 0) or None
+        fp.peak_gpu_bytes = peaks.get("gpu_peak_allocated_bytes")
+        fp.peak_gpu_reserved_bytes = peaks.get("gpu_peak_reserved_bytes")
+        fp.gpu_name = peaks.get("gpu_name")
         fp.cache_disk_bytes = dir_bytes(cache_dir) - before
 
 

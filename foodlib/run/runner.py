@@ -15,7 +15,7 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from foodlib import config, frontend, paths, runtime
 from foodlib.run import cli, estimate, footprint, report
@@ -95,6 +95,7 @@ def _reachable(host: str, port: int, timeout: float = 4.0) -> bool:
 
 def run(notebooks: list[Path], parameters: dict[str, Any], params: config.Params) -> list[footprint.Footprint]:
     """Execute each notebook, measuring it; write timings.json after each. Stops at the first failure."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     out_dir = params.run_dir / "notebooks"
@@ -117,16 +118,24 @@ def run(notebooks: list[Path], parameters: dict[str, Any], params: config.Params
             fp.status = "ok"
         except PapermillExecutionError as err:
             fp.status = "FAILED"
-            print("\n" + footprint.format_table(records), flush=True)
-            raise SystemExit(
-                f"\nFAILED: notebooks/{nb.name}, cell [{err.exec_count}] (cell index {err.cell_index}): "
-                f"{err.ename}: {err.evalue}\nThe executed copy with the traceback is {target}"
-            ) from None
+            _stop(records, f"notebooks/{nb.name}, cell [{err.exec_count}] (cell index {err.cell_index}): "
+                           f"{err.ename}: {err.evalue}\nThe executed copy with the traceback is {target}")
+        except (DeadKernelError, CellTimeoutError) as err:
+            fp.status = "FAILED"
+            why = ("the kernel died (most often: it ran out of memory; a smaller batch_size or eval_batch_size "
+                   "helps)" if isinstance(err, DeadKernelError) else f"{type(err).__name__}: {err}")
+            _stop(records, f"notebooks/{nb.name}: {why}\nThe executed copy up to that cell is {target}")
         finally:
-            if fp.status == "running":  # interrupted, or the kernel died
+            if fp.status == "running":  # interrupted
                 fp.status = "FAILED"
             footprint.write_timings(params, records, overrides)
     return records
+
+
+def _stop(records: list[footprint.Footprint], failure: str) -> NoReturn:
+    """The closing table so far, then the failure in one message, and the run stops."""
+    print("\n" + footprint.format_table(records), flush=True)
+    raise SystemExit(f"\nFAILED: {failure}")
 
 
 class _RunWideParameters(logging.Filter):

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from foodlib import artifacts, config, models, registry, train
+from foodlib import artifacts, config, models, paths, registry, train
 from foodlib.models import archs, hf, standins, tinyclip
 
 # What each registered model's smoke stand-in must look like: its token grid at the first and last stage.
@@ -207,6 +207,20 @@ def test_published_finetune_with_labels_in_another_order_predicts_as_the_origina
         want, got = original(pixel_values=x).logits, loaded(pixel_values=x).logits
     torch.testing.assert_close(got, want)  # column j is CLASSES[j] again
     assert loaded.config.id2label == dict(enumerate(CLASSES)) and loaded_pre == pre
+
+
+def test_a_published_finetune_folder_is_found_from_the_checkout_not_the_working_folder(smoke_params, tmp_path,
+                                                                                       monkeypatch):
+    """JupyterLab runs a notebook in notebooks/: a relative folder means the checkout's, as results_dir does."""
+    root, elsewhere = tmp_path / "checkout", tmp_path / "notebooks"
+    elsewhere.mkdir()
+    _published(smoke_params, root / "finetunes" / "vit", CLASSES, [0, 1, 2])
+    monkeypatch.setattr(paths, "project_root", lambda: root)
+    monkeypatch.chdir(elsewhere)
+    assert hf.published_source("finetunes/vit") == str(root / "finetunes" / "vit")
+    assert hf.published_source("google/vit-base-patch16-224-in21k") == "google/vit-base-patch16-224-in21k"
+    loaded, _ = hf.load_published("vit", "finetunes/vit", CLASSES)
+    assert loaded.config.id2label == dict(enumerate(CLASSES))
 
 
 def test_published_finetune_with_other_class_names_is_refused_naming_the_first(smoke_params, tmp_path):

@@ -77,7 +77,7 @@ def load_last(folder: Path, model, optimizer, device: str) -> None:
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
-def save_best(folder: Path, model, source: str, params: Params, epoch: int) -> None:
+def save_best(folder: Path, model, source: str, params: Params, epoch: int | None) -> None:
     """`save_pretrained` weights, the processor config of `source` and the parameters behind them."""
     from transformers import AutoImageProcessor
 

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import torch
 
-from foodlib import artifacts, registry
+from foodlib import artifacts, paths, registry
 from foodlib.config import Params
 from foodlib.data.preprocess import Preprocess
 from foodlib.models import standins, swin_sdpa
@@ -158,13 +158,18 @@ def class_order(saved: Sequence[str], classes: Sequence[str]) -> list[int]:
     return [index[label_key(c)] for c in classes]
 
 
+def published_source(path_or_id: str) -> str:
+    """A local folder (absolute, or relative to the checkout like every path parameter), else a hub id."""
+    local = paths.from_root(path_or_id)
+    return str(local) if local.is_dir() else path_or_id
+
+
 def load_published(name: str, path_or_id: str, classes: Sequence[str], device: str = "cpu"):
     """A fine-tuned classifier (hub id or local folder) with its head reordered to `classes`' order."""
     from transformers import AutoModelForImageClassification
 
     family = _family(name)
-    local = Path(path_or_id).expanduser()
-    src = str(local) if local.is_dir() else path_or_id
+    src = published_source(path_or_id)
     with quiet_loading():
         model = AutoModelForImageClassification.from_pretrained(src)
     saved = [model.config.id2label[i] for i in range(len(model.config.id2label))]

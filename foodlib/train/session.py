@@ -44,7 +44,7 @@ class Session:
 
     @property
     def name(self) -> str:
-        """Artifact name: vit, vit_linear, ..."""
+        """Artifact name: vit or swin."""
         return models.artifact_name(self.model_name)
 
     @property
@@ -114,8 +114,10 @@ def from_published(model_name: str, params: Params, prepared: Prepared, path_or_
     """A published fine-tune as the result of training: saved as the best checkpoint that 06 and 07 load."""
     model, preprocess = hf.load_published(model_name, path_or_id, prepared.classes, device)
     ckpt = models.checkpoint_dir(model_name, params)
-    shutil.rmtree(ckpt, ignore_errors=True)  # a later run without it must not mistake this for its own training
-    checkpoints.save_best(ckpt / "best", model, path_or_id, params, epoch=None)
+    if ckpt.exists():  # a later run without it must not mistake this for its own training
+        print(f"{model_name}: clearing {paths.shown(ckpt)} for the published fine-tune")
+        shutil.rmtree(ckpt)
+    checkpoints.save_best(ckpt / "best", model, hf.published_source(path_or_id), params, epoch=None)
     print(f"{model_name}: using the published fine-tune {paths.shown(path_or_id)} (labels matched to the dataset's "
           "classes by name); not trained here")
     state = {**checkpoints.new_state({}), "finished": True, "stop_reason": "published fine-tune",

@@ -59,19 +59,22 @@ def background(request, tmp_path_factory):
     them) and stopped at the end: {"smoke": (params, Run), "rehearsal": (params, Run)}, each only if needed."""
     needed = {_waits_for(item) for item in request.session.items}
     runs = {}
-    if 1 in needed:  # the shorter one first
-        results = tmp_path_factory.mktemp("smoke_results")
-        runs["smoke"] = (config.resolve("smoke", results_dir=str(results)),
-                         Run(["--profile", "smoke", "-p", "results_dir", str(results)], results.parent / "smoke.log",
-                             timeout_s=1800))
-    if 2 in needed:
-        results = tmp_path_factory.mktemp("rehearsal") / "results"
-        params = request.getfixturevalue("real_models")(config.resolve("rehearsal", **REHEARSAL,
-                                                                       results_dir=str(results)))
-        runs["rehearsal"] = (params, Run(rehearsal_args(params), results.parent / "rehearsal.log", timeout_s=2400))
-    yield runs
-    for _, run in runs.values():
-        run.stop()
+    try:  # a run already started is stopped even when the set-up of the next one fails
+        if 1 in needed:  # the shorter one first
+            results = tmp_path_factory.mktemp("smoke_results")
+            runs["smoke"] = (config.resolve("smoke", results_dir=str(results)),
+                             Run(["--profile", "smoke", "-p", "results_dir", str(results)],
+                                 results.parent / "smoke.log", timeout_s=1800))
+        if 2 in needed:
+            results = tmp_path_factory.mktemp("rehearsal") / "results"
+            params = request.getfixturevalue("real_models")(config.resolve("rehearsal", **REHEARSAL,
+                                                                           results_dir=str(results)))
+            runs["rehearsal"] = (params, Run(rehearsal_args(params), results.parent / "rehearsal.log",
+                                             timeout_s=2400))
+        yield runs
+    finally:
+        for _, run in runs.values():
+            run.stop()
 
 
 def _waited(background, name: str) -> tuple[config.Params, tuple[int | str, str], list[str]]:

@@ -12,7 +12,6 @@ set; notebook 06 explains the predictions of the set 04 saved.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -64,8 +63,7 @@ def resolve_checkpoint(name: str) -> str:
     clip = import_clip()
     if name in clip.available_models():
         return name
-    path = Path(name).expanduser()
-    path = path if path.is_absolute() else paths.project_root() / path
+    path = paths.from_root(name)
     if path.is_file():
         return str(path)
     raise ValueError(f"clip_model {name!r} is neither a released CLIP ({', '.join(clip.available_models())}), "
@@ -82,7 +80,7 @@ def source(params: Params) -> str:
     if params.clip_model == "tiny":
         return str(standins.clip_file(params))
     name = resolve_checkpoint(params.clip_model)
-    if params.model_source == "random" and name == params.clip_model:  # a released name, not a file
+    if params.model_source == "random" and name in import_clip().available_models():  # a released name
         return str(standins.clip_file(params))
     return name
 

@@ -2,7 +2,7 @@
 
 A random CLIP scores chance, so a smoke run could not tell a working zero-shot
 pipeline from a broken one. This module builds `clip.model.CLIP` with small
-widths, trains it for a few seconds on CPU with the CLIP objective on the
+widths, trains it for about 25 s on one CPU core with the CLIP objective on the
 synthetic TRAINING images (never val or test) captioned with their class name;
 `foodlib.models.standins` saves the state dict, and `foodlib.models.load("clip", ...)`
 reads it back with `clip.load(path)`, the same call the full profile makes with a name.
@@ -122,7 +122,8 @@ def train(model, images: torch.Tensor, labels: torch.Tensor, classes: Sequence[s
     model.token_embedding.weight.requires_grad_(False)
     trained = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trained, lr=lr, betas=(0.9, 0.98), eps=1e-6, weight_decay=weight_decay)  # CLIP's betas/eps
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * s / steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * s / steps)))
     model.train()
     losses = []
     for _ in range(steps):
@@ -151,7 +152,7 @@ def settings(params: Params, prepared: Prepared) -> dict[str, Any]:
 def train_new(params: Params, prepared: Prepared) -> tuple[Any, dict[str, Any]]:
     """A tiny CLIP trained from its seed on the training split, and how the training went."""
     # Seeded here, without disturbing the caller's RNG; one thread (runtime.limit_threads says why).
-    with torch.random.fork_rng(), runtime.limit_threads(1):
+    with torch.random.fork_rng(devices=[]), runtime.limit_threads(1):
         torch.manual_seed(params.seed)
         model = build()
         images, labels = training_images(prepared, ARCH["image_resolution"])

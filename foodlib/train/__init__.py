@@ -3,7 +3,8 @@
     result = train.fit("vit", params, prepared, device=device)
     metrics = train.write_results(result, params, prepared, device)
 
-  session      what a run starts from (`Session`) and the result it ends with (`TrainResult`)
+  session      what a run starts from (`Session`), or a published fine-tune in its place
+  result       what a run ends with (`TrainResult`)
   loop         `Trainer`: the loop, validation, best/last checkpoints, early stopping (one process)
   distributed  the same over `num_processes` processes (DDP, launched from the notebook kernel)
   schedule     what a run does: epochs, learning rate, warm-up and decay (`Plan`)
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from foodlib.config import Params
 from foodlib.data.prepare import Prepared
-from foodlib.train import distributed, loop, plots, scoring, session
+from foodlib.train import distributed, loop, plots, session
 from foodlib.train.result import TrainResult
 from foodlib.train.sampling import EpochOrder, EpochSeeded, mix
 from foodlib.train.schedule import Plan, make_plan

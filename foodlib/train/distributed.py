@@ -92,7 +92,7 @@ def _launch(model_name: str, params: Params, prepared: Prepared, progress: bool,
         try:
             mp.start_processes(_worker, args=(model_name, params, prepared, progress, device), nprocs=n,
                                start_method="spawn")
-        except mp.ProcessRaisedException as exc:
+        except mp.ProcessException as exc:  # raised an exception, or was killed (out of memory, a signal)
             raise RuntimeError(f"data-parallel training failed in one of its {n} processes:\n{exc}") from None
 
 

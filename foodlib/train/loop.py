@@ -1,4 +1,4 @@
-"""The training loop: fine-tuning and linear probing that resume exactly.
+"""The training loop: fine-tuning that resumes exactly.
 
 Why not `transformers.Trainer`: resuming must give the same predictions as an
 uninterrupted run (tested on CPU), which needs control over every random draw
@@ -218,7 +218,7 @@ class Trainer:
         s.update(epoch=s["epoch"] + 1, step_in_epoch=0, epoch_loss_sum=0.0, epoch_images=0)
         if s["since_best"] >= self.p.early_stopping_patience and s["epoch"] < self.plan.epochs:
             s["finished"], s["stop_reason"] = True, f"early stopping (no gain in {s['since_best']} epochs)"
-        if not s["finished"]:
+        if not s["finished"] and s["epoch"] < self.plan.epochs:  # after the last epoch train() saves the state
             self._save_last()
 
     def _predict(self, val_set) -> np.ndarray:

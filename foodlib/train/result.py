@@ -13,7 +13,7 @@ from foodlib import models
 class TrainResult:
     """A trained classifier (best weights loaded) and how training went."""
 
-    name: str  # artifact name: vit, vit_linear, ...
+    name: str  # artifact name: vit or swin
     model_name: str
     model: Any
     preprocess: models.Preprocess

@@ -122,16 +122,24 @@ def test_no_import_circle_in_foodlib():
     assert not cycles, "import circles:\n" + "\n".join(describe(c, graph) for c in cycles)
 
 
+def plant(root: Path, files: dict[str, str]) -> Path:
+    """A made-up package under `root`: {path relative to root: source}; returns root / "foodlib"."""
+    for name, source in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(source)
+    return root / "foodlib"
+
+
 def test_a_planted_circle_is_found_and_named(tmp_path):
-    pkg = tmp_path / "foodlib"
-    (pkg / "stage").mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "leaf.py").write_text("import os\n")
-    (pkg / "stage" / "__init__.py").write_text("from foodlib.stage import a\n")
-    (pkg / "stage" / "a.py").write_text("from foodlib import leaf\nfrom foodlib.stage.b import thing\n")
-    (pkg / "stage" / "b.py").write_text("def thing():\n    from . import c  # inside a function: still a circle\n")
-    (pkg / "stage" / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                        "    from foodlib.stage.a import x\n")
+    pkg = plant(tmp_path, {
+        "foodlib/__init__.py": "",
+        "foodlib/leaf.py": "import os\n",
+        "foodlib/stage/__init__.py": "from foodlib.stage import a\n",
+        "foodlib/stage/a.py": "from foodlib import leaf\nfrom foodlib.stage.b import thing\n",
+        "foodlib/stage/b.py": "def thing():\n    from . import c  # inside a function: still a circle\n",
+        "foodlib/stage/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                              "    from foodlib.stage.a import x\n",
+    })
     graph = import_graph(tmp_path)
     cycles = import_cycles(graph)
     assert cycles == [["foodlib.stage.a", "foodlib.stage.b", "foodlib.stage.c", "foodlib.stage.a"]]
@@ -188,17 +196,16 @@ def test_stage_packages_import_none_of_each_other():
 
 
 def test_a_planted_import_across_stages_is_found_and_named(tmp_path):
-    pkg = tmp_path / "foodlib"
-    for package in ("attention", "compare", "data", "models"):
-        (pkg / package).mkdir(parents=True)
-        (pkg / package / "__init__.py").write_text("")
-    (pkg / "__init__.py").write_text("")
-    (pkg / "artifacts.py").write_text("import json\n")
-    (pkg / "compare" / "sets.py").write_text("x = 1\n")
-    (pkg / "models" / "load.py").write_text("from foodlib.data import prepare\n")
-    (pkg / "data" / "prepare.py").write_text("from foodlib import artifacts\n")
-    (pkg / "attention" / "maps.py").write_text("from foodlib import artifacts, models\n"
-                                               "def f():\n    from foodlib.compare import sets  # inside a function\n")
+    pkg = plant(tmp_path, {
+        "foodlib/__init__.py": "",
+        **{f"foodlib/{package}/__init__.py": "" for package in ("attention", "compare", "data", "models")},
+        "foodlib/artifacts.py": "import json\n",
+        "foodlib/compare/sets.py": "x = 1\n",
+        "foodlib/models/load.py": "from foodlib.data import prepare\n",
+        "foodlib/data/prepare.py": "from foodlib import artifacts\n",
+        "foodlib/attention/maps.py": "from foodlib import artifacts, models\n"
+                                     "def f():\n    from foodlib.compare import sets  # inside a function\n",
+    })
     assert forbidden_imports(import_graph(tmp_path)) == [
         "foodlib.attention.maps (line 3) imports foodlib.compare.sets: attention may import data and models and probe "
         "and the ground floor, not compare"]

@@ -50,27 +50,38 @@ def decode_rgb(path: str | Path) -> torch.Tensor:
     return decode_image(data, mode=ImageReadMode.RGB)
 
 
-class CachedImages(Dataset):
-    """One split of the prepared copies (what training reads) as (image tensor, label) pairs."""
+class SplitFiles(Dataset):
+    """One split's image files as (transform(decode(file)), label) pairs, in the split's order; a subclass
+    says which files (`paths`) and how they are decoded (`decode`)."""
 
-    def __init__(self, prepared: Prepared, split: str, transform: Callable | None = None):
-        self.rows: pd.DataFrame = prepared.split(split)
-        if (self.rows["path"] == "").any():
-            raise ValueError(f"the {split} split has no prepared copies (evaluation decodes the source's own "
-                             "files: loader.SourceImages)")
-        self.paths = [str(prepared.path(p)) for p in self.rows["path"]]
-        self.labels = self.rows["label"].astype(int).tolist()
-        self.image_ids = self.rows["image_id"].tolist()
+    decode: Callable[[str], object]
+
+    def __init__(self, rows: pd.DataFrame, paths, transform: Callable | None = None):
+        self.rows = rows
+        self.paths = [str(p) for p in paths]
+        self.labels = rows["label"].astype(int).tolist()
+        self.image_ids = rows["image_id"].tolist()
         self.transform = transform
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        img = decode_rgb(self.paths[i])
-        if self.transform is not None:
-            img = self.transform(img)
-        return img, self.labels[i]
+        img = self.decode(self.paths[i])
+        return (img if self.transform is None else self.transform(img)), self.labels[i]
+
+
+class CachedImages(SplitFiles):
+    """One split of the prepared copies (what training reads) as (image tensor, label) pairs."""
+
+    decode = staticmethod(decode_rgb)
+
+    def __init__(self, prepared: Prepared, split: str, transform: Callable | None = None):
+        rows = prepared.split(split)
+        if (rows["path"] == "").any():
+            raise ValueError(f"the {split} split has no prepared copies (evaluation decodes the source's own "
+                             "files: loader.SourceImages)")
+        super().__init__(rows, [prepared.path(p) for p in rows["path"]], transform)
 
 
 def decode_source(path: str | Path):
@@ -81,23 +92,14 @@ def decode_source(path: str | Path):
     return img
 
 
-class SourceImages(Dataset):
+class SourceImages(SplitFiles):
     """One split's images as evaluation sees them, (transform(RGB PIL image), label), decoded from the source's
     own files (`Prepared.eval_paths`): no resized or re-encoded copy in between."""
 
+    decode = staticmethod(decode_source)
+
     def __init__(self, prepared: Prepared, split: str, transform: Callable | None = None):
-        self.rows: pd.DataFrame = prepared.split(split)
-        self.paths = [str(p) for p in prepared.eval_paths(split)]
-        self.labels = self.rows["label"].astype(int).tolist()
-        self.image_ids = self.rows["image_id"].tolist()
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int):
-        img = decode_source(self.paths[i])
-        return (img if self.transform is None else self.transform(img)), self.labels[i]
+        super().__init__(prepared.split(split), prepared.eval_paths(split), transform)
 
 
 class CachedBytes(Dataset):

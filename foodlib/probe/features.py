@@ -26,7 +26,6 @@ import hashlib
 from typing import Iterable, Iterator
 
 import torch
-from torch.utils.data import Dataset
 
 from foodlib import frontend, runtime
 from foodlib.data import loader
@@ -111,7 +110,7 @@ def weights_key(model, head: str = "classifier") -> str:
     return h.hexdigest()[:16]
 
 
-class TrainImages(Dataset):
+class TrainImages(loader.SplitFiles):
     """The TRAINING split as a probe reads it: (eval transform(RGB image), label), in the split's order.
 
     Each image is decoded from the source's own file where the prepared index has one (`source`: the
@@ -121,18 +120,11 @@ class TrainImages(Dataset):
     90) before the model's eval transform; validation and test are always the source's own bytes.
     """
 
+    decode = staticmethod(loader.decode_source)
+
     def __init__(self, prepared: Prepared, transform=None):
-        self.rows = prepared.split("train")
-        self.paths = [str(prepared.path(src if isinstance(src, str) and src else rel))
-                      for src, rel in zip(self.rows["source"], self.rows["path"])]
-        self.labels = self.rows["label"].astype(int).tolist()
-        self.image_ids = self.rows["image_id"].tolist()
-        self.from_copies = int(sum(not (isinstance(s, str) and s) for s in self.rows["source"]))
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int):
-        img = loader.decode_source(self.paths[i])
-        return (img if self.transform is None else self.transform(img)), self.labels[i]
+        rows = prepared.split("train")
+        copies = [not (isinstance(src, str) and src) for src in rows["source"]]
+        super().__init__(rows, [prepared.path(rel if copy else src)
+                                for src, rel, copy in zip(rows["source"], rows["path"], copies)], transform)
+        self.from_copies = sum(copies)

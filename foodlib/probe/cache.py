@@ -68,13 +68,15 @@ def fingerprint(files, preprocess: "Preprocess", weights: str, layer: str, amp_d
 
 
 def split_features(model, preprocess: "Preprocess", params: Params, prepared: Prepared, split: str, device: str,
-                   *, name: str, head: str = "classifier", progress: bool = True) -> Features:
-    """`split`'s features by `model` (frozen), from `<prepared>/features/` when current, else extracted now."""
+                   *, name: str, head: str = "classifier", progress: bool = True, weights: str | None = None
+                   ) -> Features:
+    """`split`'s features by `model` (frozen), from `<prepared>/features/` when current, else extracted now.
+    `weights`: `features.weights_key(model, head)` where the caller has it already (it hashes every weight)."""
     t0 = time.perf_counter()
     files = source_files(prepared, split)
     amp_dtype = runtime.autocast_dtype(params.mixed_precision, device)
     layer = features.probed_layer(model, head)[2]
-    key = fingerprint(files, preprocess, features.weights_key(model, head), layer, amp_dtype)
+    key = fingerprint(files, preprocess, weights or features.weights_key(model, head), layer, amp_dtype)
     folder = prepared.root / "features"
     stem = f"{name}-{split}-{preprocess.key()}"
     path, meta = folder / f"{stem}.npy", folder / f"{stem}.json"

@@ -31,7 +31,7 @@ import torch
 from foodlib import artifacts, figures, metrics, models
 from foodlib.config import Params
 from foodlib.data.prepare import Prepared
-from foodlib.probe import cache, fewshot, logreg, plots, sweep
+from foodlib.probe import cache, features, fewshot, logreg, plots, sweep
 
 SPLITS = ("train", "val", "test")
 KS = (1, 2, 4, 8, 16, fewshot.ALL)  # few-shot images per class (the CLIP paper's Figure 6 goes to 16)
@@ -104,8 +104,9 @@ def run(model, preprocess, params: Params, prepared: Prepared, device: str, *, n
     `log10_max`, `steps_per_decade`: the strength grid; `max_iter`: L-BFGS iterations per fit.
     """
     t0 = time.perf_counter()
+    weights = features.weights_key(model, head)  # the same frozen weights make all three splits
     feats = [cache.split_features(model, preprocess, params, prepared, split, device, name=name, head=head,
-                                  progress=progress) for split in SPLITS]
+                                  progress=progress, weights=weights) for split in SPLITS]
     extracted = time.perf_counter() - t0
     result = evaluate(*feats, len(prepared.classes), name=name, device=device, ks=ks, seeds=seeds,
                       log10_min=log10_min, log10_max=log10_max, steps_per_decade=steps_per_decade, max_iter=max_iter)

@@ -140,6 +140,13 @@ def write_table(df: pd.DataFrame, name: str, params: Params, float_format: str =
     return path
 
 
+def remove_table(name: str, params: Params) -> None:
+    """Delete what `write_table` writes for `name` (the CSV, its Markdown and its meta file), where present."""
+    path = params.subdir("tables") / f"{name}.csv"
+    for written in (path, path.with_suffix(".md"), path.with_name(path.name + ".meta.json")):
+        written.unlink(missing_ok=True)
+
+
 def to_markdown(df: pd.DataFrame, float_format: str = "%.4f") -> str:
     """A GitHub Markdown table, without the optional `tabulate` dependency."""
     def cell(v: Any) -> str:

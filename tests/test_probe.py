@@ -2,7 +2,6 @@
 probed layer of each backbone against the libraries' own outputs, and the probe on the smoke data."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pandas as pd
@@ -10,7 +9,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from foodlib import config, models, registry
+from foodlib import artifacts, config, models, registry
 from foodlib.data.prepare import load_prepared
 from foodlib.data.preprocess import Preprocess
 from foodlib.models import archs, tinyclip
@@ -201,7 +200,7 @@ def smoke(smoke_data, tmp_path_factory):
 def _probe(params, name: str) -> tuple[dict, pd.DataFrame]:
     """A probe the smoke series wrote (02-04): its metrics and its few-shot summary."""
     shots = pd.read_csv(params.subdir("tables") / f"{name}_fewshot_summary.csv", dtype={"k": str})
-    return json.loads((params.subdir("metrics") / f"{name}.json").read_text()), shots
+    return artifacts.read_metrics(name, params), shots
 
 
 def test_the_tiny_clip_probe_is_far_above_chance_and_improves_with_shots(smoke_ok):

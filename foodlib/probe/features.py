@@ -32,10 +32,15 @@ from foodlib.data import loader
 from foodlib.data.prepare import Prepared
 
 
+def is_clip(model) -> bool:
+    """A `clip` package model (an image tower `visual` and `encode_image`), not a Hugging Face classifier."""
+    return getattr(model, "visual", None) is not None and hasattr(model, "encode_image")
+
+
 def probed_layer(model, head: str = "classifier") -> tuple[torch.nn.Module, str, str]:
     """(module, "input" | "output", description): where the probe's features are read in `model`."""
-    visual = getattr(model, "visual", None)
-    if visual is not None and hasattr(model, "encode_image"):  # a `clip` package model
+    if is_clip(model):
+        visual = model.visual
         if hasattr(visual, "ln_post") and hasattr(visual, "proj"):
             return visual.ln_post, "output", "CLIP ViT: visual.ln_post output (class token before visual.proj)"
         return visual, "output", "CLIP ResNet: encode_image (the attention pool's output)"
@@ -62,7 +67,7 @@ def captured(model, head: str = "classifier") -> Iterator[list[torch.Tensor]]:
 
 def forward(model, x: torch.Tensor) -> None:
     """One forward pass that reaches the probed layer (CLIP: the image tower only)."""
-    if hasattr(model, "encode_image") and hasattr(model, "visual"):
+    if is_clip(model):
         model.encode_image(x)
     else:
         model(pixel_values=x)
@@ -98,11 +103,12 @@ def extract(model, batches: Iterable, *, device: str, normalize=None, amp_dtype=
 def weights_key(model, head: str = "classifier") -> str:
     """A fingerprint of the weights that make the probed features (CLIP: the image tower; a classifier:
     everything but its head), so a cache of features goes stale when they change."""
-    module, _, description = probed_layer(model, head)
-    state = (model.visual if hasattr(model, "encode_image") else model).state_dict()
+    description = probed_layer(model, head)[2]
+    clip = is_clip(model)
+    state = (model.visual if clip else model).state_dict()
     h = hashlib.sha256(description.encode())
     for name in sorted(state):
-        if not hasattr(model, "encode_image") and name.startswith(f"{head}."):
+        if not clip and name.startswith(f"{head}."):
             continue  # the head is after the probed layer
         tensor = state[name].detach().cpu().contiguous()
         h.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\n".encode())

@@ -53,7 +53,7 @@ def run(train, val, test, num_classes: int, *, ks: Sequence[int | str] = (1, 2, 
     `train`, `val`, `test`: (x, y) tensor pairs on the device the fits run on. `full`: the search already
     run on every training image (reused for k = "all"). `search`: keyword arguments of `sweep.search`.
     """
-    rows = []
+    rows, labels = [], train[1].cpu().numpy()
     for k in ks:
         if k == ALL:
             t0 = time.perf_counter()
@@ -62,7 +62,7 @@ def run(train, val, test, num_classes: int, *, ks: Sequence[int | str] = (1, 2, 
             rows.append(_row(ALL, None, len(train[1]), result, test, seconds))
             continue
         for seed in seeds:
-            idx = torch.as_tensor(shots(train[1].cpu().numpy(), int(k), seed), device=train[0].device)
+            idx = torch.as_tensor(shots(labels, int(k), seed), device=train[0].device)
             result = sweep.search(train[0][idx], train[1][idx], *val, num_classes, **search)
             rows.append(_row(int(k), seed, len(idx), result, test, result.seconds))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)

@@ -65,11 +65,6 @@ class Fit:
         x = x.to(self.weight.device, self.weight.dtype)
         return torch.addmm(self.bias, x, self.weight.t())
 
-    def to(self, device: str | torch.device) -> "Fit":
-        """The same fit with its tensors on `device`."""
-        return Fit(self.weight.to(device), self.bias.to(device), self.strength, self.iterations, self.converged,
-                   self.objective)
-
 
 def inverse(strength: float) -> float:
     """scikit-learn's C for a strength lambda (and lambda for a C): C = 1 / lambda."""

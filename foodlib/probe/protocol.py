@@ -149,19 +149,17 @@ def write_results(result: ProbeResult, params: Params, prepared: Prepared) -> di
            **{f"{k}_s": v for k, v in result.seconds.items()}}
     artifacts.write_metrics(row, result.name, params)
     artifacts.write_table(result.sweep, f"{result.name}_sweep", params, float_format="%.6g")
-    if len(result.fewshot):
-        artifacts.write_table(result.fewshot, f"{result.name}_fewshot", params, float_format="%.6g")
-        artifacts.write_table(result.fewshot_summary(), f"{result.name}_fewshot_summary", params)
     _save(plots.sweep_figure(result.sweep, title=f"{result.name}: L2 strength on validation"), f"{result.name}_sweep",
           params)
     if len(result.fewshot):
-        _save(plots.fewshot_figure(result.fewshot_summary(), title=f"{result.name}: few-shot probes (test top-1)",
+        summary = result.fewshot_summary()
+        artifacts.write_table(result.fewshot, f"{result.name}_fewshot", params, float_format="%.6g")
+        artifacts.write_table(summary, f"{result.name}_fewshot_summary", params)
+        _save(plots.fewshot_figure(summary, title=f"{result.name}: few-shot probes (test top-1)",
                                    num_classes=len(prepared.classes)), f"{result.name}_fewshot", params)
     else:  # no few-shot probes this time (fewshot_k ""): no earlier run's few-shot files stay behind to be read
-        for table in (f"{result.name}_fewshot", f"{result.name}_fewshot_summary"):
-            path = params.subdir("tables") / f"{table}.csv"
-            for stale in (path, path.with_suffix(".md"), path.with_name(path.name + ".meta.json")):
-                stale.unlink(missing_ok=True)
+        artifacts.remove_table(f"{result.name}_fewshot", params)
+        artifacts.remove_table(f"{result.name}_fewshot_summary", params)
         figures.figure_path(f"{result.name}_fewshot", params).unlink(missing_ok=True)
     return row
 

@@ -138,7 +138,7 @@ def _test_features(params):
 
 
 def test_tiny_clip_is_far_above_chance_and_blind_to_class_order(smoke_ok):
-    path = smoke_ok.cache_dir / "models" / tinyclip.MODEL_FILE
+    path = standins.tiny_clip_path(smoke_ok)
     mtime = path.stat().st_mtime_ns
     classes = load_prepared(smoke_ok).classes
     img, labels, model = _test_features(smoke_ok)
@@ -157,7 +157,7 @@ def test_tiny_clip_is_far_above_chance_and_blind_to_class_order(smoke_ok):
 def test_tiny_clip_is_trained_on_the_train_split_only(smoke_ok):
     prepared = load_prepared(smoke_ok)
     info = standins.clip_training(smoke_ok)
-    trained_on = set(standins.read_marker(smoke_ok.cache_dir / "models" / tinyclip.MODEL_FILE)["build"]["train_images"])
+    trained_on = set(standins.read_marker(standins.tiny_clip_path(smoke_ok))["build"]["train_images"])
     assert trained_on == set(prepared.split("train")["image_id"])
     assert not trained_on & set(prepared.split("test")["image_id"])
     assert not trained_on & set(prepared.split("val")["image_id"])

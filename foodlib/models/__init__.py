@@ -29,8 +29,7 @@ from foodlib.config import Params
 from foodlib.data.preprocess import Preprocess
 from foodlib.models import checkpoints, clipmodels, hf
 from foodlib.models.checkpoints import best_dir, checkpoint_dir
-from foodlib.models.clipmodels import FOOD_TEMPLATE, PROMPT_SETS, prompt_sets, text_features
-from foodlib.models.common import class_texts
+from foodlib.models.clipmodels import PROMPT_SETS, text_features
 from foodlib.registry import (REGISTRY, ClipZeroShot, HFClassifier, ModelSpec, artifact_name, artifact_names,
                               available, colour, producer, spec, trainable)
 
@@ -38,7 +37,7 @@ __all__ = [  # the registry's names, then loading, then CLIP's zero-shot head
     "REGISTRY", "ModelSpec", "HFClassifier", "ClipZeroShot", "available", "spec", "trainable", "artifact_name",
     "artifact_names", "producer", "colour",
     "Preprocess", "source", "load", "load_trained", "load_pretrained", "checkpoint_dir", "best_dir",
-    "count_parameters", "FOOD_TEMPLATE", "PROMPT_SETS", "prompt_sets", "text_features", "class_texts",
+    "count_parameters", "PROMPT_SETS", "text_features",
 ]
 
 

@@ -77,12 +77,10 @@ def source(params: Params) -> str:
     `model_source="random"` (rehearsal) is that architecture with random
     weights; otherwise the released weights or a local checkpoint file.
     """
-    if params.clip_model == "tiny":
+    released = params.clip_model in import_clip().available_models()
+    if params.clip_model == "tiny" or (params.model_source == "random" and released):
         return str(standins.clip_file(params))
-    name = resolve_checkpoint(params.clip_model)
-    if params.model_source == "random" and name in import_clip().available_models():  # a released name
-        return str(standins.clip_file(params))
-    return name
+    return resolve_checkpoint(params.clip_model)
 
 
 def load(params: Params, device: str = "cpu"):

@@ -48,7 +48,7 @@ def is_current(path: str | Path, build: dict[str, Any]) -> bool:
     marker = marker_path(path)
     if not (Path(path).exists() and marker.exists()):
         return False
-    return json.loads(marker.read_text()).get("build") == _plain(build)
+    return read_marker(path).get("build") == _plain(build)
 
 
 def read_marker(path: str | Path) -> dict[str, Any]:
@@ -109,9 +109,9 @@ def _write_hf(name: str, hf_config, processor: dict[str, Any], seed: int, folder
 def hf_folder(name: str, params: Params) -> str:
     """The folder `from_pretrained` reads for 'vit' or 'swin' at `params.model_source` (tiny or random)."""
     folder = params.cache_dir / "models" / params.model_source / name
-    hf_config, processor = _hf_settings(name, params.model_source)
     build = hf_build(name, params.model_source, params.seed)  # before building: saving fills in config fields
     if not is_current(folder, build):
+        hf_config, processor = _hf_settings(name, params.model_source)
         save(folder, lambda tmp: _write_hf(name, hf_config, processor, params.seed, tmp), build)
     return str(folder)
 
@@ -139,8 +139,13 @@ def _random_clip(name: str, params: Params) -> Path:
     return path
 
 
+def tiny_clip_path(params: Params) -> Path:
+    """Where the trained tiny CLIP's state dict is kept (its marker beside it)."""
+    return params.cache_dir / "models" / tinyclip.MODEL_FILE
+
+
 def _tiny_clip(params: Params, progress: bool) -> Path:
-    path = params.cache_dir / "models" / tinyclip.MODEL_FILE
+    path = tiny_clip_path(params)
     prepared = load_prepared(params)
     build = tinyclip.settings(params, prepared)
     if is_current(path, build):
@@ -167,5 +172,5 @@ def clip_file(params: Params, progress: bool = True) -> Path:
 
 def clip_training(params: Params) -> dict[str, Any]:
     """How the tiny CLIP was trained (time, losses, images), as its marker records it."""
-    path = artifacts.require(marker_path(params.cache_dir / "models" / tinyclip.MODEL_FILE), "clip")
-    return json.loads(path.read_text())["info"]
+    artifacts.require(marker_path(tiny_clip_path(params)), "clip")
+    return read_marker(tiny_clip_path(params))["info"]

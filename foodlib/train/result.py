@@ -13,12 +13,16 @@ from foodlib import models
 class TrainResult:
     """A trained classifier (best weights loaded) and how training went."""
 
-    name: str  # artifact name: vit or swin
     model_name: str
     model: Any
     preprocess: models.Preprocess
     history: pd.DataFrame
     state: dict[str, Any] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        """Artifact name: vit or swin."""
+        return models.artifact_name(self.model_name)
 
     def summary(self) -> dict[str, Any]:
         """The training keys of the metrics JSON."""

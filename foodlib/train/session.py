@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from foodlib import artifacts, models, paths, runtime
+from foodlib import models, paths, runtime
 from foodlib.config import Params
 from foodlib.data import evalcache, loader
 from foodlib.data.prepare import Prepared
@@ -53,7 +53,7 @@ class Session:
 
     @property
     def last(self) -> Path:
-        return artifacts.settled(self.ckpt / "last")
+        return checkpoints.last_dir(self.model_name, self.params)
 
     @property
     def amp_dtype(self):
@@ -100,8 +100,7 @@ def finish(session: Session, prepared: Prepared) -> TrainResult:
     if s.state["best_epoch"] is not None:
         model, preprocess = models.load_trained(s.model_name, s.params, prepared.classes, device=s.device)
     model.eval()
-    return TrainResult(s.name, s.model_name, model, preprocess, pd.DataFrame(s.state["history"]),
-                       s.state)
+    return TrainResult(s.model_name, model, preprocess, pd.DataFrame(s.state["history"]), s.state)
 
 
 def already_trained(session: Session) -> None:
@@ -122,5 +121,4 @@ def from_published(model_name: str, params: Params, prepared: Prepared, path_or_
           "classes by name); not trained here")
     state = {**checkpoints.new_state({}), "finished": True, "stop_reason": "published fine-tune",
              "published": path_or_id}
-    return TrainResult(models.artifact_name(model_name), model_name, model, preprocess, pd.DataFrame(),
-                       state)
+    return TrainResult(model_name, model, preprocess, pd.DataFrame(), state)

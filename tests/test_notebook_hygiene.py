@@ -38,10 +38,22 @@ def test_valid_clean_and_parameterised(path):
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
+def _setup_cells(nb) -> list:
+    return [c for c in nb.cells if "setup" in c.metadata.get("tags", [])]
+
+
+def _hide_foodlib(monkeypatch) -> None:
+    """From here on the kernel looks like a fresh runtime: `find_spec("foodlib")` finds nothing."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "foodlib" else real(n, *a))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_setup_cell_is_a_noop_when_installed(path, monkeypatch):
     nb = nbformat.read(path, as_version=4)
-    setup = [c for c in nb.cells if "setup" in c.metadata.get("tags", [])]
+    setup = _setup_cells(nb)
     assert len(setup) == 1 and nb.cells.index(setup[0]) < nb.cells.index(
         next(c for c in nb.cells if "parameters" in c.metadata.get("tags", [])))
     calls = []
@@ -49,26 +61,21 @@ def test_setup_cell_is_a_noop_when_installed(path, monkeypatch):
     exec(compile(setup[0].source, f"{path.name}:setup", "exec"), {})
     assert calls == [], "the set-up cell tried to install although foodlib is importable"
     # And it would install when foodlib is missing (checked by hiding it from find_spec).
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "foodlib" else real(n, *a))
+    _hide_foodlib(monkeypatch)
     monkeypatch.chdir(ROOT / "notebooks")
     exec(compile(setup[0].source, f"{path.name}:setup", "exec"), {})
     assert calls and calls[0][0][-4:] == ["install", "-q", "-e", str(ROOT)]  # the checkout it was opened from
 
 
 def _setup_source() -> str:
-    cells = {nbformat.read(p, as_version=4).cells[1].source for p in NOTEBOOKS}
+    cells = {c.source for p in NOTEBOOKS for c in _setup_cells(nbformat.read(p, as_version=4))}
     assert len(cells) == 1, "the seven set-up cells differ: keep them identical (one URL, one behaviour)"
     return cells.pop()
 
 
 def test_outside_a_checkout_without_a_url_the_set_up_cell_says_what_to_do_in_one_line(tmp_path, monkeypatch):
-    import importlib.util
-
-    real, calls = importlib.util.find_spec, []
-    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "foodlib" else real(n, *a))
+    calls = []
+    _hide_foodlib(monkeypatch)
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
     monkeypatch.delenv("FOODLIB_REPO", raising=False)
     monkeypatch.chdir(tmp_path)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from foodlib import artifacts
+from foodlib import artifacts, frontend
 from foodlib.config import Params
 
 MAX_FIGURE_BYTES = 300_000  # a committed figure stays light in the repository and quick to open
@@ -45,7 +45,7 @@ def save_figure(fig: Any, name: str, params: Params, dpi: int = 130,
     with artifacts.atomic_path(path) as tmp:
         tmp.write_bytes(data)
     artifacts.write_meta(path, params, dpi=used, png_bytes=len(data), colours_reduced=reduced)
-    if show and _in_kernel():
+    if show and frontend.in_kernel():
         import matplotlib.pyplot as plt
         from IPython.display import Image, display
 
@@ -58,14 +58,6 @@ def show_saved(name: str, params: Params):
     from IPython.display import Image
 
     return Image(filename=str(figure_path(name, params)))
-
-
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    return getattr(get_ipython(), "kernel", None) is not None
 
 
 def _fitted(fig: Any, dpi: int, max_bytes: int, render) -> tuple[int, bytes]:

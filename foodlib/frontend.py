@@ -54,13 +54,22 @@ def interactive() -> bool:
     if "google.colab" in sys.modules:
         return True
     try:
-        from IPython import get_ipython
         import ipywidgets  # noqa: F401  (widgets need it; without it tqdm.auto warns "IProgress not found")
     except ImportError:
         return False
-    if get_ipython() is None or getattr(get_ipython(), "kernel", None) is None:
+    if not in_kernel():
         return False
     return not any(name in parent_command() for name in BATCH_PARENTS)
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel (a live or an unattended one); False in a plain Python or IPython terminal,
+    or where IPython is not installed."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 def parent_command() -> str:

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from foodlib import paths
+from foodlib import frontend, paths
 from foodlib.config import Params
 
 OFFLINE_PROFILES = {"smoke", "rehearsal"}  # rehearsal: models built from configs, data generated
@@ -51,14 +51,10 @@ def setup(params: Params) -> Setup:
 
 def show_settings(params: Params, device: str) -> None:
     """In a notebook, a small table of the settings this run uses (papermill's cell shows only None)."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        return
-    if get_ipython() is None or getattr(get_ipython(), "kernel", None) is None:
+    if not frontend.in_kernel():
         return
     import pandas as pd
+    from IPython.display import display
 
     dtype = autocast_dtype(params.mixed_precision, device)
     resolved = {"device": device, "mixed_precision": str(dtype).replace("torch.", "") if dtype else "no"}
@@ -125,13 +121,10 @@ def style_plots() -> None:
 
 def _inline_in_notebooks() -> None:
     """Show figures inside notebooks even when MPLBACKEND=Agg (papermill runs), so executed copies keep them."""
-    try:
+    if frontend.in_kernel():
         from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is not None and getattr(shell, "kernel", None) is not None:
-        shell.run_line_magic("matplotlib", "inline")
+
+        get_ipython().run_line_magic("matplotlib", "inline")
 
 
 def resolve_device(device: str = "auto") -> str:

@@ -11,7 +11,6 @@ under 1 s on a 2-core CPU.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -61,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         command = "python tools/explorer_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
         record = {"command": command, "date": time.strftime("%Y-%m-%d"), "commit": artifacts.git_commit(),
                   "machine": machine_info(), "repeats": args.repeats, "median_seconds": medians}
-        Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
+        artifacts.write_json(args.out, record)
     return 0
 
 

@@ -81,13 +81,13 @@ class Catalogue:
         """The first non-empty gallery set of 06, else all test images."""
         return next((f"set:{s}" for s in GALLERY_SETS if self.set_sizes.get(s)), "all")
 
-    def find(self, image_id: str, key: str) -> str | None:
-        """Where to show `image_id`: `key` when its selection holds it, else its true class; None if no test
-        image has that id (surrounding spaces ignored)."""
+    def find(self, image_id: str, key: str, ids: Sequence[str]) -> str | None:
+        """Where to show `image_id`: `key` when its selection `ids` (`select(key)`) holds it, else its true
+        class; None if no test image has that id (surrounding spaces ignored)."""
         image_id = image_id.strip()
         if image_id not in self.test.index:
             return None
-        return key if image_id in set(self.select(key)) else f"class:{self.label(image_id)}"
+        return key if image_id in ids else f"class:{self.label(image_id)}"
 
     def label(self, image_id: str) -> int:
         return int(self.test.at[image_id, "label"])
@@ -140,7 +140,7 @@ def load_catalogue(params: Params, model_names: Sequence[str], prepared: Prepare
     """
     prepared = prepared or load_prepared(params)
     test = prepared.split("test").set_index("image_id")[["label"]].copy()
-    test["path"] = [str(p) for p in test_paths(prepared, test.index)]
+    test["path"] = [str(p) for p in prepared.eval_paths("test")]  # `test` is in the split's order
     preds = {}
     for name in model_names:
         df = artifacts.read_predictions(name, params).set_index("image_id")

@@ -204,7 +204,7 @@ class Explorer:
 
     def _on_search(self, change) -> None:
         image_id = change["new"].strip()
-        key = self.catalogue.find(image_id, self.browse.value) if image_id else None
+        key = self.catalogue.find(image_id, self.browse.value, self.ids) if image_id else None
         if key is None:
             if image_id:
                 self.header.value = f"<b>No test image has the id {html.escape(repr(image_id), quote=False)}.</b>"

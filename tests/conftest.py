@@ -36,7 +36,7 @@ from background import REHEARSAL, Run, rehearsal_args  # noqa: E402
 
 # A test using one of these (directly or through another fixture) is slow: it reads the smoke notebook
 # series or the real-size rehearsal, both run in the background (tests/background.py).
-SLOW_FIXTURES = {"smoke_run": 1, "smoke_ok": 1, "smoke_console": 1, "rehearsal": 2}
+SLOW_FIXTURES = {"smoke_run": 1, "smoke_ok": 1, "rehearsal": 2}
 
 
 def _waits_for(item) -> int:

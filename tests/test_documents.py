@@ -53,15 +53,13 @@ FINAL_LINE = re.compile(r"^(.+): \d+/\d+(?: \(\d+%\))? in [\d.]+ s$", re.MULTILI
 
 
 def test_progress_bars_leave_one_final_line_each_and_no_carriage_returns(smoke_ok):
-    notebooks = _executed(smoke_ok)
-    for name, nb in notebooks.items():
-        streams = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
-                          if o.get("output_type") == "stream")
-        assert "\r" not in streams, f"{name}: a progress bar's carriage returns"
-        finals = FINAL_LINE.findall(streams)
+    streams = {name: "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
+                             if o.get("output_type") == "stream") for name, nb in _executed(smoke_ok).items()}
+    for name, text in streams.items():
+        assert "\r" not in text, f"{name}: a progress bar's carriage returns"
+        finals = FINAL_LINE.findall(text)
         assert len(finals) == len(set(finals)), f"{name}: a bar drawn more than once: {finals}"
-    text = "".join(o.get("text", "") for c in notebooks["02_vit_finetune.ipynb"].cells for o in c.get("outputs", []))
-    finals = FINAL_LINE.findall(text)
+    finals = FINAL_LINE.findall(streams["02_vit_finetune.ipynb"])
     assert "test vit" in finals and any(f.startswith("vit epoch ") for f in finals), finals  # scoring, training
 
 

@@ -58,26 +58,21 @@ def test_runner_writes_timings_per_notebook(tmp_path):
     assert first["cache_disk_bytes"] == size and second["cache_disk_bytes"] == 10
 
 
-def test_a_failed_notebook_is_recorded_and_the_table_printed(tmp_path, capsys):
+@pytest.mark.parametrize("name, source, message", [
+    ("01_bad", "raise ValueError('broken on purpose')", "broken on purpose"),
+    # a kernel killed (as for lack of memory) stops the run with one message, as a failing cell does
+    ("01_dies", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+     r"FAILED: notebooks/01_dies.ipynb: the kernel died"),
+], ids=["a cell fails", "the kernel dies"])
+def test_a_failed_notebook_is_named_recorded_and_the_table_printed(tmp_path, capsys, name, source, message):
     params = config.resolve("smoke", results_dir=str(tmp_path / "results"))
-    bad = _notebook(tmp_path / "01_bad.ipynb", "raise ValueError('broken on purpose')")
-    with pytest.raises(SystemExit, match="broken on purpose"):
-        runner.run([bad], {"profile": "smoke"}, params)
+    notebook = _notebook(tmp_path / f"{name}.ipynb", source)
+    with pytest.raises(SystemExit, match=message):
+        runner.run([notebook], {"profile": "smoke"}, params)
     saved = json.loads((params.run_dir / "timings.json").read_text())
-    assert [(r["notebook"], r["status"]) for r in saved["notebooks"]] == [("01_bad", "FAILED")]
+    assert [(r["notebook"], r["status"]) for r in saved["notebooks"]] == [(name, "FAILED")]
     assert saved["params_overrides"] == {}
-    assert "01_bad" in capsys.readouterr().out
-
-
-def test_a_kernel_that_dies_is_named_with_its_notebook_and_the_table_printed(tmp_path, capsys):
-    """A kernel killed (as for lack of memory) stops the run with one message, as a failing cell does."""
-    params = config.resolve("smoke", results_dir=str(tmp_path / "results"))
-    dies = _notebook(tmp_path / "01_dies.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
-    with pytest.raises(SystemExit, match=r"FAILED: notebooks/01_dies.ipynb: the kernel died"):
-        runner.run([dies], {"profile": "smoke"}, params)
-    saved = json.loads((params.run_dir / "timings.json").read_text())
-    assert [(r["notebook"], r["status"]) for r in saved["notebooks"]] == [("01_dies", "FAILED")]
-    assert "01_dies" in capsys.readouterr().out
+    assert name in capsys.readouterr().out
 
 
 def test_kernel_reports_its_peaks_at_exit(tmp_path):

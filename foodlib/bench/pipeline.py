@@ -12,32 +12,34 @@ from pathlib import Path
 
 import numpy as np
 
-from foodlib import runtime
+from foodlib import config, runtime
 from foodlib.bench.common import MEAN, STD, LiveRows, Row, interleaved, time_loader
 from foodlib.bench.naive import NaiveImages
 from foodlib.bench.photos import make_photo_archive
+from foodlib.data import synthetic
 
 SEC = "pipeline"
 SIZE = 224
 SPLIT = "train"  # the photo archive's images: a training copy each, and the source files evaluation reads
-FOOD101_FILES = 101_000
+FOOD101_FILES = len(synthetic.FOOD101_CLASSES) * (synthetic.FOOD101_TRAIN_PER_CLASS + synthetic.FOOD101_TEST_PER_CLASS)
 
 
 def pipeline_section(args, workdir: Path) -> list[Row]:
     rows: list[Row] = LiveRows()
     workers, cores = runtime.num_workers(args.workers), runtime.cpu_cores()
+    used = max(1, min(workers, cores))  # the cores the worker processes share (rows per core)
     t0 = time.perf_counter()
     originals = make_photo_archive(workdir, args.num_images, seed=args.seed, workers=min(cores, 8))
     kb = [p.stat().st_size / 1e3 for p in originals]
     rows.append(Row(SEC, f"test images: {len(originals)} photo-like JPEGs up to 512 px, made in "
                          f"{time.perf_counter() - t0:.1f} s", float(np.mean(kb)), "KB mean",
                     note=f"{np.percentile(kb, 10):.0f}-{np.percentile(kb, 90):.0f} KB (p10-p90)"))
-    prepared, evalset = _caches(workdir, workers, rows)
+    prepared, evalset = _caches(workdir, workers, used, rows)
     paths = _paths(originals, prepared, evalset)
     with runtime.limit_threads(1):
         rows += _rows(paths, args, workers=0, label="1 core  ", used=1)
     if workers > 0:
-        rows += _rows(paths, args, workers=workers, label=f"{workers} workers", used=max(1, min(workers, cores)))
+        rows += _rows(paths, args, workers=workers, label=f"{workers} workers", used=used)
     return rows
 
 
@@ -48,19 +50,17 @@ def _eval_pre():
     return Preprocess(SIZE, MEAN, STD)
 
 
-def _caches(workdir: Path, workers: int, rows: list[Row]):
+def _caches(workdir: Path, workers: int, used: int, rows: list[Row]):
     """Notebook 01's prepared cache and the eval cache 02-04 build at their first pass: each timed, one row each."""
-    from foodlib import config
     from foodlib.data import evalcache, prepare
 
     params = config.resolve("full", data_source="archive", data_dir=str(workdir), cache_short_side=288,
                             results_dir=str(workdir / "results"), num_workers=workers, device="cpu")
-    used = max(1, min(workers, runtime.cpu_cores()))
     t0 = time.perf_counter()
     prepared = prepare.prepare_dataset(params, progress=False)
     seconds, n = time.perf_counter() - t0, len(prepared.index)
     rows.append(Row(SEC, "one-off: prepare the cache (RGB, short side 288, JPEG q90)", n / seconds, "images/s",
-                    per_core=n / seconds / used, note=f"{seconds:.1f} s; Food-101 (101,000 files) "
+                    per_core=n / seconds / used, note=f"{seconds:.1f} s; Food-101 ({FOOD101_FILES:,} files) "
                     f"~{FOOD101_FILES / (n / seconds) / 60:.0f} min with {workers} workers here"))
     t0 = time.perf_counter()
     evalset = evalcache.eval_images(prepared, SPLIT, _eval_pre(), num_workers=workers, progress=False)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from foodlib import paths
 from foodlib.bench.common import Row
+from foodlib.run import runner
 
-OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "MPLBACKEND": "Agg", "FOODLIB_PYTHON": sys.executable}
+OFFLINE = {**runner.OFFLINE_ENV, "MPLBACKEND": "Agg", "FOODLIB_PYTHON": sys.executable}
 
 
 def _timed(section: str, name: str, cmd: list[str], log: Path, target_s: int) -> list[Row]:

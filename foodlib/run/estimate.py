@@ -208,8 +208,8 @@ def measure(params: Params) -> list[Part]:
         nb = row["notebook"]
         if row["status"] != "ok":
             raise ValueError(f"{params.run_dir}: {nb} did not finish ({row['status']})")
-        written = {a: json.loads(p.read_text()) for a in registry.artifact_names()
-                   if registry.producer(a) == nb and (p := params.subdir("metrics") / f"{a}.json").exists()}
+        written = {a: m for a in registry.artifact_names()
+                   if registry.producer(a) == nb and (m := artifacts.read_metrics(a, params, missing_ok=True))}
         epochs = [Part(nb, a, s, images(nb, a, params), len(h)) for a, m in written.items()
                   if (h := _history(params, a)) and (s := epoch_seconds(h, m)) is not None]
         compiling = sum((m.get("train_compile_s") or 0.0) + (m.get("eval_compile_s") or 0.0) for m in written.values())
@@ -270,8 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                     "runs' own, at its own sizes: rehearsal is Food-101's)")
     ap.add_argument("--out", type=Path, metavar="FILE.json", help="also write the projection as JSON")
     args = ap.parse_args(argv)
-    unfinished = [str(d) for d in args.runs if not (d / "timings.json").is_file()]
-    if unfinished:
+    if unfinished := [str(d) for d in args.runs if not (d / "timings.json").is_file()]:
         ap.error(f"no timings.json in {', '.join(unfinished)}: ./run_all.sh writes one as it runs")
     try:
         with cli.usage_errors(PROG):

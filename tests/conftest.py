@@ -5,7 +5,7 @@ Expensive things are built once per test session and shared read-only; a test th
 - `smoke_data`: the smoke data generated and prepared once (what notebook 01 does), copied under a test's
   own results_dir by `smoke_data(params)`;
 - `real_models`: the real-size architectures with random weights (ViT-B/16, Swin V2-T, CLIP ViT-B/32),
-  built and saved once, copied where a test's parameters load them by `real_models(params)`.
+  built and saved once, linked where a test's parameters load them by `real_models(params)`.
 
 Tests that need the notebook series or a real-size run are marked `slow` here (see `SLOW_FIXTURES`), so
 that `./run_all.sh --test -m "not slow"` is the quick loop.
@@ -139,10 +139,19 @@ def smoke_data(tmp_path_factory):
     return copy
 
 
+def _link(src: str, dst: str) -> None:
+    """Hard-link a built file (0.7 GiB per copy of the real-size models), or copy it where links cannot be made.
+    Safe because the project replaces files by renaming new ones into place, never by writing into them."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 @pytest.fixture(scope="session")
 def real_models(tmp_path_factory):
     """real_models(params) -> params: the real-size architectures with random weights (seed 0), built and
-    saved once per session, copied to where `params` (model_source="random") loads them from."""
+    saved once per session, linked to where `params` (model_source="random") loads them from."""
     built = config.resolve("rehearsal", results_dir=str(tmp_path_factory.mktemp("real_models") / "results"))
     for name in models.available():
         models.source(name, built)  # builds ViT-B/16, Swin V2-T and CLIP ViT-B/32 under cache/models/random
@@ -150,7 +159,7 @@ def real_models(tmp_path_factory):
     def copy(params: config.Params) -> config.Params:
         assert (params.model_source, params.seed, params.clip_model) == ("random", built.seed, built.clip_model)
         shutil.copytree(built.cache_dir / "models" / "random", params.cache_dir / "models" / "random",
-                        dirs_exist_ok=True)
+                        dirs_exist_ok=True, copy_function=_link)
         return params
 
     return copy

@@ -32,7 +32,7 @@ import pytest  # noqa: E402
 from foodlib import config, models  # noqa: E402
 from foodlib.data import prepare  # noqa: E402
 
-from background import REHEARSAL, Run, rehearsal_args  # noqa: E402
+from background import REHEARSAL, Run, rehearsal_args, space_problem  # noqa: E402
 
 # A test using one of these (directly or through another fixture) is slow: it reads the smoke notebook
 # series or the real-size rehearsal, both run in the background (tests/background.py).
@@ -58,6 +58,10 @@ def background(request, tmp_path_factory):
     """The long runs the selected tests read, started at the first test (so the rest of the suite overlaps
     them) and stopped at the end: {"smoke": (params, Run), "rehearsal": (params, Run)}, each only if needed."""
     needed = {_waits_for(item) for item in request.session.items}
+    long_runs = [name for name, level in (("smoke", 1), ("rehearsal", 2)) if level in needed]
+    problem = long_runs and space_problem(tmp_path_factory.getbasetemp(), long_runs)
+    if problem:  # before anything is written, rather than "No space left on device" minutes later
+        pytest.exit(problem, returncode=1)
     runs = {}
     try:  # a run already started is stopped even when the set-up of the next one fails
         if 1 in needed:  # the shorter one first

@@ -127,11 +127,11 @@ step "the explorer's tests under ipywidgets $("$VPY" -c 'import ipywidgets; prin
     || { tail -40 "$LOGS/pytest.txt"; fail "tests: see $LOGS/pytest.txt"; }
 tail -1 "$LOGS/pytest.txt"
 step "all passed"
-[ -z "$OUT" ] || "$VPY" - "$OUT" "$BASELINE" "$LOGS" "$([ "$SKIP_SERIES" = 1 ] || echo "$WORK/results/smoke/timings.json")" "$SECONDS" "$T0" \
+[ -z "$OUT" ] || "$VPY" - "$OUT" "$BASELINE" "$LOGS" "$([ "$SKIP_SERIES" = 1 ] || echo "$WORK/results/smoke/timings.json")" "$((SECONDS - T0))" \
     "$(git -C "$WORK/source" rev-parse --short HEAD)" "$ARGS" <<'EOF'
 import json, platform, sys, time
 from pathlib import Path
-out, base, logs, timings, now, t0, commit, args = sys.argv[1:]
+out, base, logs, timings, elapsed_s, commit, args = sys.argv[1:]
 pins = dict(l.strip().split("==") for l in open(base) if "==" in l)
 after = dict(l.strip().split("==") for l in open(f"{logs}/freeze_after.txt") if "==" in l)
 series = json.load(open(timings))["notebooks"] if timings else None
@@ -141,5 +141,5 @@ Path(out).write_text(json.dumps({
     "added_by_setup_cell": {n: v for n, v in after.items() if n not in pins},
     "smoke_series": series and [{k: r[k] for k in ("notebook", "status", "seconds")} for r in series],
     "explorer_tests": open(f"{logs}/pytest.txt").read().strip().splitlines()[-1],
-    "seconds": int(now) - int(t0)}, indent=1) + "\n")
+    "seconds": int(elapsed_s)}, indent=1) + "\n")
 EOF
